@@ -1,0 +1,44 @@
+"""TRL conversational language modeling: ``{"messages": [...]}`` with transformers-style tool calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from thresher.formats._chat import make_record, model_dump, parse_messages, to_trl_message
+from thresher.formats.base import ExportContext, ExportItem, Format, Parsed
+from thresher.formats.registry import register_format
+from thresher.formats.views import sft_messages
+
+
+@register_format
+class TRLConversational(Format):
+    name = "trl-conversational"
+    description = "TRL conversational dataset (SFTTrainer): messages with role/content, tool calls as objects"
+    kinds = ("conversation", "comparison", "agent_run")
+
+    def sniff(self, row: dict[str, Any]) -> bool:
+        msgs = row.get("messages")
+        return isinstance(msgs, list) and set(row) <= {"messages", "tools"}
+
+    def parse(self, row: dict[str, Any]) -> Iterator[Parsed]:
+        messages = parse_messages(row.get("messages"), ("messages",))
+        content: dict[str, Any] = {"kind": "conversation", "messages": [model_dump(m) for m in messages]}
+        if isinstance(row.get("tools"), list):
+            content["tools"] = row["tools"]
+        yield Parsed(make_record(content))
+
+    def to_rows(self, item: ExportItem, ctx: ExportContext) -> Iterator[dict[str, Any]]:
+        messages = sft_messages(item, ctx)
+        if messages is None:
+            return
+        row: dict[str, Any] = {"messages": [to_trl_message(m) for m in messages]}
+        tools = item.content().get("tools")
+        if tools:
+            row["tools"] = tools
+        yield row
+
+    def skip_reason(self, item: ExportItem, ctx: ExportContext) -> str:
+        if item.kind == "comparison":
+            return "comparison has no preference answer to pick the best candidate"
+        return f"{item.kind} record does not end in an assistant turn"

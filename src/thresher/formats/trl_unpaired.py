@@ -1,0 +1,54 @@
+"""TRL unpaired preference (KTO): ``{"prompt", "completion", "label": bool}``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from thresher.formats._chat import make_record
+from thresher.formats._trl import read_turns, standard_prompt, write_turns
+from thresher.formats.base import IMPORT_USER, ExportContext, ExportItem, Format, Parsed, RowError
+from thresher.formats.registry import register_format
+from thresher.formats.views import FEEDBACK_QUESTION, kto_examples
+from thresher.model import Response
+
+
+def feedback(label: bool) -> Response:
+    return Response(user=IMPORT_USER, answers={"feedback": {"choice": "up" if label else "down"}})
+
+
+@register_format
+class TRLUnpairedPreference(Format):
+    name = "trl-unpaired-preference"
+    description = "TRL unpaired preference dataset (KTO): prompt, completion, boolean label"
+    kinds = ("conversation", "comparison")
+    questions = (FEEDBACK_QUESTION,)
+
+    def sniff(self, row: dict[str, Any]) -> bool:
+        return set(row) == {"prompt", "completion", "label"}
+
+    def parse(self, row: dict[str, Any]) -> Iterator[Parsed]:
+        label = row.get("label")
+        if not isinstance(label, bool):
+            raise RowError(f"expected a boolean label, got {label!r}", ("label",), type="wrong_type", input=label)
+        prompt = read_turns(row.get("prompt"), ("prompt",), "user")
+        completion = read_turns(row.get("completion"), ("completion",), "assistant")
+        record = make_record({"kind": "conversation", "messages": [*prompt, *completion]})
+        yield Parsed(record, [feedback(label)])
+
+    def to_rows(self, item: ExportItem, ctx: ExportContext) -> Iterator[dict[str, Any]]:
+        for ex in kto_examples(item, ctx):
+            if ctx.options.style == "standard":
+                prompt, completion = standard_prompt(ex.prompt), write_turns(ex.completion, "standard")
+                if prompt is None or completion is None:
+                    continue
+                yield {"prompt": prompt, "completion": completion, "label": ex.label}
+            else:
+                yield {
+                    "prompt": write_turns(ex.prompt, "conversational"),
+                    "completion": write_turns(ex.completion, "conversational"),
+                    "label": ex.label,
+                }
+
+    def skip_reason(self, item: ExportItem, ctx: ExportContext) -> str:
+        return "no thumbs (feedback) or preference answer to label the completion"

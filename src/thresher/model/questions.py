@@ -1,0 +1,439 @@
+"""Questions: a dataset's annotation schema. Each type validates its answers' shape and bounds.
+
+An answer's shape per type (``value`` in a response or a suggestion):
+
+=================  ==============================================================
+text               ``"the ideal response"``
+rating             ``5``, or ``{"a": 5, "b": 3}`` when rating each candidate
+ranking            ``[["b"], ["a", "c"]]``: best group first, ties share a group
+choice             ``{"choice": "a", "rationale": "why"}``
+multi_choice       ``{"choices": ["x", "y"], "rationale": null}``
+span               ``[{"start": 0, "end": 5, "label": "PER", "field": "text"}]``
+step_verdict       ``[{"step": 0, "verdict": "wrong", "cause": "model_output", ...}]``
+region             ``[{"label": "cat", "box": [x, y, w, h]}]`` (or polygon, mask RLE)
+timeline_segment   ``[{"start": 1.5, "end": 3.0, "label": "jump"}]`` (seconds)
+track              ``[{"track_id": "1", "label": "car", "keyframes": [...]}]``
+transcript         ``[{"start": 0.0, "end": 2.1, "speaker": "A", "text": "hi"}]``
+=================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from thresher.model.content import AgentRunContent, ComparisonContent, MediaContent
+from thresher.model.messages import ToolCall
+from thresher.model.record import Record
+
+_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+Rationale = Literal["none", "optional", "required"]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=_NAME)
+    title: str | None = None
+    description: str | None = Field(default=None, description="Markdown shown beside the task")
+    required: bool = True
+
+    def validate_value(self, value: Any, record: Record | None = None) -> Any:
+        """Check ``value`` against this question (and the record, when given); return it normalized."""
+        raise NotImplementedError
+
+
+def _candidate_ids(record: Record | None) -> list[str] | None:
+    if record is not None and isinstance(record.content, ComparisonContent):
+        return [c.id for c in record.content.candidates]
+    return None
+
+
+def _options(fixed: list[str] | None, record: Record | None, qname: str) -> list[str] | None:
+    """Fixed options, or the record's candidate ids when the question ranks/chooses candidates."""
+    if fixed:
+        return fixed
+    ids = _candidate_ids(record)
+    if ids is None and record is not None:
+        raise ValueError(f"question {qname!r} has no options and the record has no candidates")
+    return ids
+
+
+class TextQuestion(_Question):
+    type: Literal["text"] = "text"
+    min_length: int = Field(default=1, ge=0)
+    max_length: int | None = Field(default=None, gt=0)
+    markdown: bool = True
+
+    def validate_value(self, value: Any, record: Record | None = None) -> str:
+        if not isinstance(value, str):
+            raise ValueError("expected a string")
+        if len(value.strip()) < self.min_length:
+            raise ValueError(f"expected at least {self.min_length} characters")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ValueError(f"expected at most {self.max_length} characters, got {len(value)}")
+        return value
+
+
+class RatingQuestion(_Question):
+    """A score on one named dimension (helpfulness, correctness, style...), e.g. Likert 1-7."""
+
+    type: Literal["rating"] = "rating"
+    dimension: str | None = None
+    min: int = 1
+    max: int = 5
+    anchors: dict[int, str] = Field(default_factory=dict, description="labels of scale points")
+    per_candidate: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> RatingQuestion:
+        if self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        bad = [k for k in self.anchors if not self.min <= k <= self.max]
+        if bad:
+            raise ValueError(f"anchors {bad} are outside {self.min}..{self.max}")
+        return self
+
+    def _score(self, v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"expected an integer from {self.min} to {self.max}, got {v!r}")
+        if not self.min <= v <= self.max:
+            raise ValueError(f"expected an integer from {self.min} to {self.max}, got {v}")
+        return v
+
+    def validate_value(self, value: Any, record: Record | None = None) -> int | dict[str, int]:
+        if not self.per_candidate:
+            return self._score(value)
+        if not isinstance(value, dict):
+            raise ValueError("expected a score per candidate: {candidate_id: score}")
+        ids = _candidate_ids(record)
+        if ids is not None:
+            unknown = sorted(set(value) - set(ids))
+            if unknown:
+                raise ValueError(f"unknown candidates {unknown}; expected some of {ids}")
+        return {str(k): self._score(v) for k, v in value.items()}
+
+
+class RankingQuestion(_Question):
+    """Order options (or a comparison's candidates) best first; ties share a group."""
+
+    type: Literal["ranking"] = "ranking"
+    options: list[str] | None = None
+    allow_ties: bool = True
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[list[str]]:
+        groups = _GROUPS.validate_python(value)
+        if any(not g for g in groups):
+            raise ValueError("a ranking group must not be empty")
+        if not self.allow_ties and any(len(g) > 1 for g in groups):
+            raise ValueError("ties are not allowed in this ranking")
+        flat = [o for g in groups for o in g]
+        if len(set(flat)) != len(flat):
+            raise ValueError("an option appears twice in the ranking")
+        options = _options(self.options, record, self.name)
+        if options is not None and sorted(flat) != sorted(options):
+            raise ValueError(f"expected a ranking of exactly {sorted(options)}, got {sorted(flat)}")
+        return groups
+
+
+_GROUPS = TypeAdapter(list[list[str]])
+
+
+class ChoiceValue(_Value):
+    choice: str
+    rationale: str | None = None
+
+
+class MultiChoiceValue(_Value):
+    choices: list[str]
+    rationale: str | None = None
+
+
+def _check_rationale(mode: Rationale, rationale: str | None) -> None:
+    if mode == "required" and not (rationale and rationale.strip()):
+        raise ValueError("a rationale is required")
+    if mode == "none" and rationale:
+        raise ValueError("this question takes no rationale")
+
+
+class ChoiceQuestion(_Question):
+    """One label, or the preferred candidate when ``options`` is empty, with a rationale."""
+
+    type: Literal["choice"] = "choice"
+    options: list[str] | None = None
+    rationale: Rationale = "optional"
+
+    def validate_value(self, value: Any, record: Record | None = None) -> dict[str, Any]:
+        v = ChoiceValue.model_validate(value)
+        options = _options(self.options, record, self.name)
+        if options is not None and v.choice not in options:
+            raise ValueError(f"expected one of {options}, got {v.choice!r}")
+        _check_rationale(self.rationale, v.rationale)
+        return v.model_dump()
+
+
+class MultiChoiceQuestion(_Question):
+    type: Literal["multi_choice"] = "multi_choice"
+    options: list[str] = Field(min_length=1)
+    rationale: Rationale = "none"
+    min_choices: int = Field(default=0, ge=0)
+
+    def validate_value(self, value: Any, record: Record | None = None) -> dict[str, Any]:
+        v = MultiChoiceValue.model_validate(value)
+        unknown = [c for c in v.choices if c not in self.options]
+        if unknown:
+            raise ValueError(f"unknown options {unknown}; expected some of {self.options}")
+        if len(set(v.choices)) != len(v.choices):
+            raise ValueError("an option is chosen twice")
+        if len(v.choices) < self.min_choices:
+            raise ValueError(f"expected at least {self.min_choices} choices")
+        _check_rationale(self.rationale, v.rationale)
+        return v.model_dump()
+
+
+class Span(_Value):
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    label: str
+    field: str = "text"
+
+
+class SpanQuestion(_Question):
+    """Labelled character spans in a text field (``text``, or ``messages.N``)."""
+
+    type: Literal["span"] = "span"
+    labels: list[str] = Field(min_length=1)
+    allow_overlap: bool = False
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        spans = TypeAdapter(list[Span]).validate_python(value)
+        for s in spans:
+            if s.end <= s.start:
+                raise ValueError(f"span {s.start}..{s.end}: end must be after start")
+            if s.label not in self.labels:
+                raise ValueError(f"unknown label {s.label!r}; expected one of {self.labels}")
+            if record is not None:
+                text = _field_text(record, s.field)
+                if s.end > len(text):
+                    raise ValueError(f"span {s.start}..{s.end} is past the end of {s.field} ({len(text)} chars)")
+        if not self.allow_overlap:
+            ordered = sorted(spans, key=lambda s: (s.field, s.start))
+            for a, b in zip(ordered, ordered[1:], strict=False):
+                if a.field == b.field and b.start < a.end:
+                    raise ValueError(f"spans {a.start}..{a.end} and {b.start}..{b.end} overlap")
+        return [s.model_dump() for s in spans]
+
+
+def _field_text(record: Record, field: str) -> str:
+    c = record.content
+    if field == "text" and c.kind == "text":
+        return c.text
+    if field.startswith("messages.") and c.kind == "conversation":
+        idx = int(field.split(".", 1)[1])
+        if idx >= len(c.messages):
+            raise ValueError(f"field {field!r}: the conversation has {len(c.messages)} messages")
+        return c.messages[idx].text()
+    raise ValueError(f"field {field!r} does not exist on a {c.kind} record")
+
+
+Verdict = Literal["correct", "wrong", "unclear"]
+Cause = Literal["model_output", "system", "tool", "unclear"]
+
+
+class StepVerdict(_Value):
+    step: int = Field(ge=0)
+    verdict: Verdict
+    cause: Cause | None = None
+    note: str | None = None
+    corrected: str | ToolCall | None = Field(default=None, description="the step as it should have been")
+
+
+class StepVerdictQuestion(_Question):
+    """A verdict per agent step, the cause of a wrong step, and an optional correction."""
+
+    type: Literal["step_verdict"] = "step_verdict"
+    require_cause: bool = True
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        verdicts = TypeAdapter(list[StepVerdict]).validate_python(value)
+        steps = [v.step for v in verdicts]
+        if len(set(steps)) != len(steps):
+            raise ValueError("a step has two verdicts")
+        if record is not None:
+            if not isinstance(record.content, AgentRunContent):
+                raise ValueError("step verdicts apply to agent_run records")
+            n = len(record.content.steps)
+            past = [s for s in steps if s >= n]
+            if past:
+                raise ValueError(f"steps {past} do not exist; the run has {n} steps")
+        for v in verdicts:
+            if v.verdict == "wrong" and self.require_cause and v.cause is None:
+                raise ValueError(f"step {v.step}: a wrong step needs a cause")
+        return [v.model_dump(exclude_none=True) for v in sorted(verdicts, key=lambda v: v.step)]
+
+
+class Region(_Value):
+    """A box ``[x, y, w, h]``, a polygon ``[[x, y], ...]`` or a mask (COCO RLE), in pixels."""
+
+    label: str
+    box: list[float] | None = None
+    polygon: list[list[float]] | None = None
+    mask: dict[str, Any] | None = None
+    frame: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Region:
+        shapes = [s for s in (self.box, self.polygon, self.mask) if s is not None]
+        if len(shapes) != 1:
+            raise ValueError("a region has exactly one of box, polygon, mask")
+        if self.box is not None and (len(self.box) != 4 or self.box[2] <= 0 or self.box[3] <= 0):
+            raise ValueError("box must be [x, y, width, height] with positive size")
+        if self.polygon is not None and (len(self.polygon) < 3 or any(len(p) != 2 for p in self.polygon)):
+            raise ValueError("polygon needs at least 3 [x, y] points")
+        return self
+
+
+def _media(record: Record | None) -> MediaContent | None:
+    return record.content if record is not None and isinstance(record.content, MediaContent) else None
+
+
+class RegionQuestion(_Question):
+    type: Literal["region"] = "region"
+    labels: list[str] = Field(min_length=1)
+    shapes: list[Literal["box", "polygon", "mask"]] = Field(default_factory=lambda: ["box"])
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        regions = TypeAdapter(list[Region]).validate_python(value)
+        media = _media(record)
+        for r in regions:
+            if r.label not in self.labels:
+                raise ValueError(f"unknown label {r.label!r}; expected one of {self.labels}")
+            shape = "box" if r.box is not None else "polygon" if r.polygon is not None else "mask"
+            if shape not in self.shapes:
+                raise ValueError(f"{shape} regions are not allowed; expected {self.shapes}")
+            if r.box is not None and media and media.info.width and media.info.height:
+                x, y, w, h = r.box
+                if x < 0 or y < 0 or x + w > media.info.width + 0.5 or y + h > media.info.height + 0.5:
+                    raise ValueError(f"box {r.box} is outside the {media.info.width}x{media.info.height} image")
+        return [r.model_dump(exclude_none=True) for r in regions]
+
+
+class Segment(_Value):
+    start: float = Field(ge=0)
+    end: float = Field(gt=0)
+    label: str | None = None
+    text: str | None = None
+    speaker: str | None = None
+
+
+def _check_segments(segments: list[Segment], record: Record | None) -> None:
+    media = _media(record)
+    duration = media.info.duration_s if media else None
+    for s in segments:
+        if s.end <= s.start:
+            raise ValueError(f"segment {s.start}..{s.end}: end must be after start")
+        if duration is not None and s.end > duration + 1e-6:
+            raise ValueError(f"segment {s.start}..{s.end} ends after the media ({duration} s)")
+
+
+class TimelineSegmentQuestion(_Question):
+    """Labelled time segments (actions, events, captions per segment), in seconds."""
+
+    type: Literal["timeline_segment"] = "timeline_segment"
+    labels: list[str] = Field(min_length=1)
+    with_text: bool = False
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        segments = TypeAdapter(list[Segment]).validate_python(value)
+        _check_segments(segments, record)
+        for s in segments:
+            if s.label not in self.labels:
+                raise ValueError(f"unknown label {s.label!r}; expected one of {self.labels}")
+        return [s.model_dump(exclude_none=True) for s in segments]
+
+
+class Keyframe(_Value):
+    frame: int = Field(ge=0)
+    box: list[float] = Field(min_length=4, max_length=4)
+    outside: bool = False
+
+
+class Track(_Value):
+    track_id: str
+    label: str
+    keyframes: list[Keyframe] = Field(min_length=1)
+
+
+class TrackQuestion(_Question):
+    """Objects followed across video frames: boxes at keyframes, interpolated between."""
+
+    type: Literal["track"] = "track"
+    labels: list[str] = Field(min_length=1)
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        tracks = TypeAdapter(list[Track]).validate_python(value)
+        ids = [t.track_id for t in tracks]
+        if len(set(ids)) != len(ids):
+            raise ValueError("track ids must be unique")
+        media = _media(record)
+        for t in tracks:
+            if t.label not in self.labels:
+                raise ValueError(f"unknown label {t.label!r}; expected one of {self.labels}")
+            frames = [k.frame for k in t.keyframes]
+            if frames != sorted(set(frames)):
+                raise ValueError(f"track {t.track_id}: keyframes must be in increasing frame order")
+            if media and media.info.frame_count is not None and frames[-1] >= media.info.frame_count:
+                raise ValueError(f"track {t.track_id}: frame {frames[-1]} is past the video's end")
+        return [t.model_dump() for t in tracks]
+
+
+class TranscriptQuestion(_Question):
+    """Timed transcript segments with speakers (ASR, diarization, TTS takes)."""
+
+    type: Literal["transcript"] = "transcript"
+    speakers: list[str] | None = None
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        segments = TypeAdapter(list[Segment]).validate_python(value)
+        _check_segments(segments, record)
+        for s in segments:
+            if s.text is None:
+                raise ValueError(f"segment {s.start}..{s.end} has no text")
+            if self.speakers is not None and s.speaker not in self.speakers:
+                raise ValueError(f"unknown speaker {s.speaker!r}; expected one of {self.speakers}")
+        return [s.model_dump(exclude_none=True) for s in segments]
+
+
+Question = Annotated[
+    TextQuestion
+    | RatingQuestion
+    | RankingQuestion
+    | ChoiceQuestion
+    | MultiChoiceQuestion
+    | SpanQuestion
+    | StepVerdictQuestion
+    | RegionQuestion
+    | TimelineSegmentQuestion
+    | TrackQuestion
+    | TranscriptQuestion,
+    Field(discriminator="type"),
+]
+QUESTION_ADAPTER: TypeAdapter[Question] = TypeAdapter(Question)
+QUESTION_TYPES: tuple[str, ...] = (
+    "text",
+    "rating",
+    "ranking",
+    "choice",
+    "multi_choice",
+    "span",
+    "step_verdict",
+    "region",
+    "timeline_segment",
+    "track",
+    "transcript",
+)

@@ -1,0 +1,103 @@
+"""The record envelope: content plus where it came from, what it is for and what it derives from."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from thresher.model.content import Content
+
+TaskType = Literal[
+    "generation",
+    "open_qa",
+    "brainstorming",
+    "chat",
+    "rewrite",
+    "summarization",
+    "classification",
+    "closed_qa",
+    "extraction",
+    "other",
+]
+TASK_TYPES: tuple[str, ...] = (
+    "generation",
+    "open_qa",
+    "brainstorming",
+    "chat",
+    "rewrite",
+    "summarization",
+    "classification",
+    "closed_qa",
+    "extraction",
+    "other",
+)
+
+
+class Source(BaseModel):
+    """Where a record came from: a file and line, or an endpoint and the client's event id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str | None = None
+    line: int | None = Field(default=None, ge=1)
+    format: str | None = None
+    endpoint: str | None = None
+    client_id: str | None = None
+    model: str | None = Field(default=None, description="the model that generated the content, if any")
+    import_id: str | None = None
+
+
+class Record(BaseModel):
+    """Every item in a dataset. Content is immutable: an edit makes a new record with lineage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    content: Content
+    content_hash: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    source: Source = Field(default_factory=Source)
+    split: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    task_type: TaskType | None = None
+    domains: list[str] = Field(default_factory=list)
+    lineage: list[str] = Field(default_factory=list, description="ids of the records this derives from")
+    synthetic: bool = False
+    created_at: datetime | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.content.kind
+
+    @model_validator(mode="after")
+    def _fill_hash(self) -> Record:
+        if self.content_hash is None:
+            self.content_hash = content_hash(self.content)
+        return self
+
+
+def normalize(value: Any) -> Any:
+    """Canonical form for hashing: NFC Unicode, trimmed strings, no nulls, no empty containers."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value).strip()
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            nv = normalize(v)
+            if nv is None or nv == [] or nv == {}:
+                continue
+            out[k] = nv
+        return out
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    return value
+
+
+def content_hash(content: BaseModel) -> str:
+    """sha256 of the normalized content, so the same data from two files hashes alike."""
+    data = normalize(content.model_dump(mode="json", exclude_none=True))
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -1,0 +1,143 @@
+"""Export a dataset (or a frozen version of it) in a training format, with a manifest beside it.
+
+Records stream out in keyset batches with their responses; the file is written under a
+temporary name and moved into place at the end, so an interrupted export leaves nothing
+half-written. Training formats never receive eval items: they are filtered in the query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from thresher._version import __version__
+from thresher.formats import ExportContext, ExportItem, ExportOptions, get_container, get_format
+from thresher.formats.containers import Container
+from thresher.model import Dataset, DatasetVersion
+from thresher.store import RecordFilter, Store
+
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    manifest: Path
+    format: str
+    records: int = 0
+    rows: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    extra_files: list[Path] = field(default_factory=list)
+
+
+def container_for_output(path: Path, container: str | None, default: str) -> Container:
+    if container:
+        return get_container(container)
+    suffix = path.suffix.lower()
+    for name in ("jsonl", "json", "csv", "parquet", "txt"):
+        box = get_container(name)
+        if suffix in box.extensions:
+            return box
+    return get_container(default)
+
+
+def export_dataset(
+    store: Store,
+    dataset: Dataset,
+    out: Path,
+    fmt: str,
+    *,
+    version: DatasetVersion | None = None,
+    container: str | None = None,
+    options: ExportOptions | None = None,
+    flt: RecordFilter = RecordFilter(),  # noqa: B008 - frozen dataclass
+    batch_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    format_ = get_format(fmt)
+    options = options or ExportOptions()
+    questions = store.version_questions(version) if version else dataset.questions
+    ctx = ExportContext(questions=questions, options=options, dataset_name=dataset.name)
+    kinds = [k for k in format_.kinds if not (format_.training and k == "eval_item")]
+    if flt.kinds:
+        kinds = [k for k in kinds if k in flt.kinds]
+    query = RecordFilter(kinds=kinds or ["-none-"], splits=flt.splits, task_types=flt.task_types)
+    box = container_for_output(out, container, format_.default_container)
+    result = ExportResult(path=out, manifest=out.with_name(out.name + MANIFEST_SUFFIX), format=format_.name)
+    by_kind: Counter[str] = Counter()
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for batch in store.iter_records(dataset, version=version, flt=query, batch_size=batch_size):
+            responses = store.responses_for([r.id for r in batch], version)
+            for r in batch:
+                item = ExportItem(
+                    id=r.id, kind=r.kind, content_json=r.content, responses=responses.get(r.id, []),
+                    split=r.split, task_type=r.task_type, metadata_json=r.metadata,
+                )  # fmt: skip
+                result.records += 1
+                by_kind[r.kind] += 1
+                wrote = 0
+                for row in format_.to_rows(item, ctx):
+                    wrote += 1
+                    yield row
+                if not wrote:
+                    result.skipped[format_.skip_reason(item, ctx)] += 1
+                result.rows += wrote
+            if progress is not None:
+                progress(result.records)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        box.write(partial, rows())
+        os.replace(partial, out)
+    finally:
+        if partial.exists():
+            partial.unlink() if partial.is_file() else _rmtree(partial)
+
+    manifest = {
+        "thresher_version": __version__,
+        "created_at": datetime.now(UTC).isoformat(),
+        "dataset": f"{dataset.project}/{dataset.name}",
+        "version": {"name": version.name, "manifest_hash": version.manifest_hash} if version else None,
+        "format": format_.name,
+        "container": box.name,
+        "file": out.name,
+        "sha256": _sha256(out),
+        "options": options.model_dump(),
+        "filters": {"kinds": kinds, "splits": list(flt.splits), "task_types": list(flt.task_types)},
+        "excluded": ["eval_item"] if format_.training else [],
+        "counts": {
+            "records": result.records,
+            "rows": result.rows,
+            "records_by_kind": dict(by_kind),
+            "skipped": dict(result.skipped),
+        },
+    }
+    result.extra_files = format_.finish_export(out, ctx, manifest)
+    result.manifest.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+    return result
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,28 @@
+"""Settings: the one place that reads the environment (``THRESHER_`` prefix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HOME_MARKER = "thresher.toml"
+
+
+class Settings(BaseSettings):
+    """``THRESHER_HOME``, ``THRESHER_DATABASE_URL``, ``THRESHER_BLOB_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="THRESHER_", extra="ignore")
+
+    home: Path | None = None
+    database_url: str | None = None
+    blob_url: str | None = None
+
+
+def find_home(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` holding a ``thresher.toml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / HOME_MARKER).is_file():
+            return folder
+    return None

@@ -1,0 +1,74 @@
+"""Database URLs and engines: SQLite (WAL) by default, PostgreSQL by URL; schema via Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from thresher.errors import ConfigError, MissingExtra
+
+DB_FILE = "thresher.db"
+
+
+def resolve_url(url: str | None, home: Path) -> str:
+    """The database URL: the one given (option or setting), else SQLite in ``home``."""
+    if not url:
+        return f"sqlite:///{home / DB_FILE}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ConfigError(f"bad database URL {url!r}: {e}") from None
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    elif parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}; expected sqlite or postgresql")
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise MissingExtra("psycopg", "postgres") from None
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "connect", _postgres_on_connect)
+        return engine
+    engine = create_engine(url)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers run beside one writer; NORMAL sync is safe in WAL (no corruption on crash).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _postgres_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # JSONB comes back as text, like SQLite's TEXT, so both backends hand the same str upward.
+    from psycopg.types.string import TextLoader
+
+    dbapi_conn.adapters.register_loader("jsonb", TextLoader)
+    dbapi_conn.adapters.register_loader("json", TextLoader)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

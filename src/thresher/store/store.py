@@ -1,0 +1,508 @@
+"""The repository: projects, datasets, records, responses, versions. One class, SQL inside."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+from sqlalchemy import Engine, Select, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from thresher.errors import Conflict, DataError, ErrorDetail, NotFound
+from thresher.model import Dataset, DatasetVersion, Project, Question, Record, Response, Suggestion
+from thresher.model import validate_answers as _validate_answers
+from thresher.store import tables as t
+from thresher.store.blobs import BlobStore
+from thresher.store.engine import make_engine, resolve_url, upgrade
+from thresher.store.rows import READ_COLUMNS, RecordRow, dumps, response_from_row, response_id
+from thresher.store.writer import RecordWriter
+
+_QUESTIONS = TypeAdapter(list[Question])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which records to read. Empty fields mean no restriction."""
+
+    kinds: Sequence[str] = ()
+    splits: Sequence[str] = ()
+    task_types: Sequence[str] = ()
+    exclude_kinds: Sequence[str] = ()
+
+
+@dataclass
+class Stats:
+    total: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_split: dict[str, int] = field(default_factory=dict)
+    by_task_type: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    responses: int = 0
+
+
+class Store:
+    """Open with ``Store.open(home)``; every method runs its own short transaction."""
+
+    def __init__(self, engine: Engine, blobs: BlobStore) -> None:
+        self.engine = engine
+        self.blobs = blobs
+
+    @classmethod
+    def open(cls, home: Path, url: str | None = None, blob_url: str | None = None) -> Store:
+        home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(resolve_url(url, home))
+        upgrade(engine)
+        return cls(engine, BlobStore(blob_url or str(home / "blobs")))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    # -- projects -------------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str | None = None) -> Project:
+        project = Project(name=name, description=description, created_at=_now())
+        try:
+            with self.engine.begin() as conn:
+                values = project.model_dump(exclude={"id"})
+                project.id = conn.execute(insert(t.projects).values(**values).returning(t.projects.c.id)).scalar_one()
+        except IntegrityError:
+            raise Conflict(f"project {name!r} already exists") from None
+        return project
+
+    def get_project(self, name: str) -> Project:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.projects).where(t.projects.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no project named {name!r}")
+        return Project.model_validate(row._asdict())
+
+    def ensure_project(self, name: str) -> Project:
+        try:
+            return self.get_project(name)
+        except NotFound:
+            return self.create_project(name)
+
+    def list_projects(self) -> list[Project]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.projects).order_by(t.projects.c.name)).all()
+        return [Project.model_validate(r._asdict()) for r in rows]
+
+    # -- datasets -------------------------------------------------------------------------
+
+    def create_dataset(
+        self,
+        project: str,
+        name: str,
+        *,
+        description: str | None = None,
+        guidelines: str | None = None,
+        questions: Sequence[Question] = (),
+    ) -> Dataset:
+        p = self.get_project(project)
+        ds = Dataset(
+            project=project, name=name, description=description, guidelines=guidelines,
+            questions=list(questions), created_at=_now(),
+        )  # fmt: skip
+        try:
+            with self.engine.begin() as conn:
+                ds.id = conn.execute(
+                    insert(t.datasets)
+                    .values(
+                        project_id=p.id,
+                        name=name,
+                        description=description,
+                        guidelines=guidelines,
+                        questions=_QUESTIONS.dump_json(ds.questions).decode(),
+                        created_at=ds.created_at,
+                    )  # fmt: skip
+                    .returning(t.datasets.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            raise Conflict(f"dataset {project}/{name} already exists") from None
+        return ds
+
+    def _dataset_query(self) -> Select[Any]:
+        return select(t.datasets, t.projects.c.name.label("project_name")).join(t.projects)
+
+    @staticmethod
+    def _dataset_from_row(row: Any) -> Dataset:
+        return Dataset(
+            id=row.id, project=row.project_name, name=row.name, description=row.description,
+            guidelines=row.guidelines, questions=_QUESTIONS.validate_json(row.questions), created_at=row.created_at,
+        )  # fmt: skip
+
+    def get_dataset(self, project: str, name: str) -> Dataset:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                self._dataset_query().where(t.projects.c.name == project, t.datasets.c.name == name)
+            ).first()
+        if row is None:
+            raise NotFound(f"no dataset {project}/{name}")
+        return self._dataset_from_row(row)
+
+    def ensure_dataset(self, project: str, name: str) -> Dataset:
+        self.ensure_project(project)
+        try:
+            return self.get_dataset(project, name)
+        except NotFound:
+            return self.create_dataset(project, name)
+
+    def list_datasets(self, project: str | None = None) -> list[Dataset]:
+        q = self._dataset_query().order_by(t.projects.c.name, t.datasets.c.name)
+        if project is not None:
+            q = q.where(t.projects.c.name == project)
+        with self.engine.connect() as conn:
+            return [self._dataset_from_row(r) for r in conn.execute(q)]
+
+    def add_questions(self, dataset: Dataset, questions: Sequence[Question]) -> Dataset:
+        """Add questions by name; one already there must be identical, or it is a conflict."""
+        current = {q.name: q for q in dataset.questions}
+        merged = list(dataset.questions)
+        for q in questions:
+            if q.name in current:
+                if current[q.name] != q:
+                    raise Conflict(f"question {q.name!r} already exists on {dataset.name} with other settings")
+                continue
+            merged.append(q)
+        if len(merged) != len(dataset.questions):
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(t.datasets)
+                    .where(t.datasets.c.id == dataset.id)
+                    .values(questions=_QUESTIONS.dump_json(merged).decode())
+                )
+        return dataset.model_copy(update={"questions": merged})
+
+    # -- records --------------------------------------------------------------------------
+
+    def writer(self, dataset: Dataset, import_id: str | None = None, batch_size: int = 2000) -> RecordWriter:
+        assert dataset.id is not None
+        return RecordWriter(self.engine, dataset.id, import_id=import_id, batch_size=batch_size)
+
+    def add_records(self, dataset: Dataset, records: Iterable[Record]) -> int:
+        """Write records in one transaction; returns how many were new."""
+        with self.writer(dataset) as w:
+            for r in records:
+                w.add(r)
+        return w.added
+
+    def log_import(self, dataset: Dataset, import_id: str, file: str, fmt: str, counts: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.imports).values(
+                    id=import_id, dataset_id=dataset.id, file=file, format=fmt, counts=dumps(counts), created_at=_now()
+                )
+            )
+
+    def _records_query(
+        self, dataset: Dataset, version: DatasetVersion | None, flt: RecordFilter, columns: Sequence[str] = READ_COLUMNS
+    ) -> Select[Any]:
+        r = t.records
+        q = select(*(r.c[c] for c in columns))
+        if version is not None:
+            q = q.join(t.version_records, t.version_records.c.record_seq == r.c.seq).where(
+                t.version_records.c.version_id == version.id
+            )
+        else:
+            q = q.where(r.c.dataset_id == dataset.id)
+        if flt.kinds:
+            q = q.where(r.c.kind.in_(flt.kinds))
+        if flt.exclude_kinds:
+            q = q.where(r.c.kind.not_in(flt.exclude_kinds))
+        if flt.splits:
+            q = q.where(r.c.split.in_(flt.splits))
+        if flt.task_types:
+            q = q.where(r.c.task_type.in_(flt.task_types))
+        return q
+
+    def page_records(
+        self,
+        dataset: Dataset,
+        *,
+        version: DatasetVersion | None = None,
+        flt: RecordFilter = RecordFilter(),
+        after: int | None = None,
+        limit: int = 100,
+    ) -> list[RecordRow]:
+        """One page in insertion order, after the cursor ``after`` (a ``seq``): keyset pagination."""
+        q = self._records_query(dataset, version, flt)
+        if after is not None:
+            q = q.where(t.records.c.seq > after)
+        q = q.order_by(t.records.c.seq).limit(limit)
+        with self.engine.connect() as conn:
+            return [RecordRow(*row) for row in conn.execute(q)]
+
+    def iter_records(
+        self,
+        dataset: Dataset,
+        *,
+        version: DatasetVersion | None = None,
+        flt: RecordFilter = RecordFilter(),
+        batch_size: int = 2000,
+    ) -> Iterator[list[RecordRow]]:
+        """Stream batches of records by keyset pages; never the whole dataset in memory."""
+        after: int | None = None
+        while True:
+            page = self.page_records(dataset, version=version, flt=flt, after=after, limit=batch_size)
+            if not page:
+                return
+            yield page
+            after = page[-1].seq
+
+    def count_records(
+        self, dataset: Dataset, version: DatasetVersion | None = None, flt: RecordFilter = RecordFilter()
+    ) -> int:
+        sub = self._records_query(dataset, version, flt).subquery()
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(sub)).scalar_one())
+
+    def get_record(self, record_id: str) -> Record:
+        q = select(*(t.records.c[c] for c in READ_COLUMNS)).where(t.records.c.id == record_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"no record {record_id!r}")
+        return RecordRow(*row).to_record()
+
+    def _dataset_of_record(self, record_id: str) -> Dataset:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                self._dataset_query()
+                .join(t.records, t.records.c.dataset_id == t.datasets.c.id)
+                .where(t.records.c.id == record_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no record {record_id!r}")
+        return self._dataset_from_row(row)
+
+    # -- responses and suggestions ----------------------------------------------------------
+
+    def save_response(self, response: Response) -> Response:
+        """Validate against the dataset's questions, then insert or replace this user's response."""
+        assert response.record_id is not None
+        dataset = self._dataset_of_record(response.record_id)
+        record = self.get_record(response.record_id)
+        answers, errors = _validate_answers(
+            dataset.questions, response.answers, record, partial=response.status == "draft"
+        )
+        if errors:
+            details = [ErrorDetail("invalid_answer", ("answers", *e.loc), e.msg, e.value) for e in errors]
+            raise DataError(f"response to record {response.record_id} does not fit the questions", details)
+        now = _now()
+        rid = response_id(response.record_id, response.user)
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(t.responses.c.id).where(t.responses.c.id == rid)).first()
+            values = {"answers": dumps(answers), "status": response.status, "updated_at": now}
+            if exists:
+                conn.execute(update(t.responses).where(t.responses.c.id == rid).values(**values))
+            else:
+                conn.execute(
+                    insert(t.responses).values(
+                        id=rid, record_id=response.record_id, user_name=response.user, created_at=now, **values
+                    )
+                )
+        return response.model_copy(update={"id": rid, "answers": answers, "updated_at": now})
+
+    def responses_for(
+        self, record_ids: Sequence[str], version: DatasetVersion | None = None
+    ) -> dict[str, list[Response]]:
+        """Submitted responses of these records (as frozen in ``version``, when given)."""
+        if not record_ids:
+            return {}
+        if version is not None:
+            vr = t.version_responses
+            q = select(vr.c.response_id.label("id"), vr.c.record_id, vr.c.user_name, vr.c.answers, vr.c.status).where(
+                vr.c.version_id == version.id, vr.c.record_id.in_(record_ids)
+            )
+        else:
+            r = t.responses
+            q = select(r).where(r.c.record_id.in_(record_ids))
+        out: dict[str, list[Response]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                if row.status == "submitted":
+                    out.setdefault(row.record_id, []).append(response_from_row(row))
+        return out
+
+    def save_suggestion(self, suggestion: Suggestion) -> Suggestion:
+        assert suggestion.record_id is not None
+        dataset = self._dataset_of_record(suggestion.record_id)
+        record = self.get_record(suggestion.record_id)
+        _, errors = _validate_answers(dataset.questions, {suggestion.question: suggestion.value}, record, partial=True)
+        if errors:
+            details = [ErrorDetail("invalid_answer", ("value", *e.loc[1:]), e.msg, e.value) for e in errors]
+            raise DataError(f"suggestion for record {suggestion.record_id} does not fit its question", details)
+        sid = hashlib.blake2b(
+            f"{suggestion.record_id}:{suggestion.question}:{suggestion.agent}".encode(), digest_size=12
+        ).hexdigest()
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(t.suggestions.delete().where(t.suggestions.c.id == sid))
+            conn.execute(
+                insert(t.suggestions).values(
+                    id=sid,
+                    record_id=suggestion.record_id,
+                    question=suggestion.question,
+                    value=dumps(suggestion.value),
+                    agent=suggestion.agent,
+                    score=suggestion.score,
+                    created_at=now,
+                )  # fmt: skip
+            )
+        return suggestion.model_copy(update={"id": sid, "created_at": now})
+
+    def suggestions_for(self, record_id: str) -> list[Suggestion]:
+        s = t.suggestions
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s).where(s.c.record_id == record_id).order_by(s.c.question)).all()
+        return [
+            Suggestion(
+                id=r.id,
+                record_id=r.record_id,
+                question=r.question,
+                value=orjson.loads(r.value),
+                agent=r.agent,
+                score=r.score,
+                created_at=r.created_at,
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    # -- versions -------------------------------------------------------------------------
+
+    def create_version(self, dataset: Dataset, name: str, description: str | None = None) -> DatasetVersion:
+        """Freeze the dataset's current records and submitted responses under ``name``."""
+        r, resp = t.records, t.responses
+        try:
+            with self.engine.begin() as conn:
+                vid = conn.execute(
+                    insert(t.dataset_versions)
+                    .values(
+                        dataset_id=dataset.id,
+                        name=name,
+                        description=description,
+                        record_count=0,
+                        manifest_hash="",
+                        questions=_QUESTIONS.dump_json(dataset.questions).decode(),
+                        created_at=_now(),
+                    )  # fmt: skip
+                    .returning(t.dataset_versions.c.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(t.version_records).from_select(
+                        ["version_id", "record_seq"],
+                        select(select(vid).scalar_subquery(), r.c.seq).where(r.c.dataset_id == dataset.id),
+                    )
+                )
+                conn.execute(
+                    insert(t.version_responses).from_select(
+                        ["version_id", "response_id", "record_id", "user_name", "answers", "status"],
+                        select(
+                            select(vid).scalar_subquery(),
+                            resp.c.id,
+                            resp.c.record_id,
+                            resp.c.user_name,
+                            resp.c.answers,
+                            resp.c.status,
+                        )  # fmt: skip
+                        .join(r, r.c.id == resp.c.record_id)
+                        .where(r.c.dataset_id == dataset.id, resp.c.status == "submitted"),
+                    )
+                )
+                digest, count = _manifest_hash(conn, vid)
+                conn.execute(
+                    update(t.dataset_versions)
+                    .where(t.dataset_versions.c.id == vid)
+                    .values(record_count=count, manifest_hash=digest)
+                )
+        except IntegrityError:
+            raise Conflict(f"version {name!r} of {dataset.project}/{dataset.name} already exists") from None
+        return self.get_version(dataset, name)
+
+    def get_version(self, dataset: Dataset, name: str) -> DatasetVersion:
+        v = t.dataset_versions
+        with self.engine.connect() as conn:
+            row = conn.execute(select(v).where(v.c.dataset_id == dataset.id, v.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"dataset {dataset.project}/{dataset.name} has no version {name!r}")
+        return _version_from_row(dataset, row)
+
+    def list_versions(self, dataset: Dataset) -> list[DatasetVersion]:
+        v = t.dataset_versions
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(v).where(v.c.dataset_id == dataset.id).order_by(v.c.id)).all()
+        return [_version_from_row(dataset, r) for r in rows]
+
+    def version_questions(self, version: DatasetVersion) -> list[Question]:
+        v = t.dataset_versions
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(v.c.questions).where(v.c.id == version.id)).scalar_one()
+        return _QUESTIONS.validate_json(raw)
+
+    # -- stats ----------------------------------------------------------------------------
+
+    def stats(self, dataset: Dataset, version: DatasetVersion | None = None) -> Stats:
+        cols = ("id", "kind", "split", "task_type", "import_id")
+        sub = self._records_query(dataset, version, RecordFilter(), cols).subquery()
+        out = Stats()
+        with self.engine.connect() as conn:
+            for col, target in (
+                (sub.c.kind, out.by_kind),
+                (sub.c.split, out.by_split),
+                (sub.c.task_type, out.by_task_type),
+            ):
+                for key, n in conn.execute(select(col, func.count()).group_by(col).order_by(col)):
+                    target[key if key is not None else "(none)"] = int(n)
+            out.total = sum(out.by_kind.values())
+            src = t.imports
+            q = (
+                select(src.c.format, func.count())
+                .select_from(sub.join(src, src.c.id == sub.c.import_id, isouter=True))
+                .group_by(src.c.format)
+            )
+            for fmt, n in conn.execute(q):
+                out.by_source[fmt or "api"] = int(n)
+            rq = select(func.count()).select_from(t.responses.join(sub, sub.c.id == t.responses.c.record_id))
+            out.responses = int(conn.execute(rq).scalar_one())
+        return out
+
+
+def _version_from_row(dataset: Dataset, row: Any) -> DatasetVersion:
+    return DatasetVersion(
+        id=row.id, dataset=f"{dataset.project}/{dataset.name}", name=row.name, description=row.description,
+        record_count=row.record_count, manifest_hash=row.manifest_hash, created_at=row.created_at,
+    )  # fmt: skip
+
+
+def _manifest_hash(conn: Any, version_id: int) -> tuple[str, int]:
+    """sha256 over member (id, content_hash) in seq order, then frozen responses: reproducibility check."""
+    h = hashlib.sha256()
+    count = 0
+    q = (
+        select(t.records.c.id, t.records.c.content_hash)
+        .join(t.version_records, t.version_records.c.record_seq == t.records.c.seq)
+        .where(t.version_records.c.version_id == version_id)
+        .order_by(t.records.c.seq)
+    )
+    for rid, chash in conn.execution_options(stream_results=True, yield_per=5000).execute(q):
+        h.update(f"{rid}:{chash}\n".encode())
+        count += 1
+    vr = t.version_responses
+    q2 = select(vr.c.response_id, vr.c.answers).where(vr.c.version_id == version_id).order_by(vr.c.response_id)
+    for rid, answers in conn.execution_options(stream_results=True, yield_per=5000).execute(q2):
+        h.update(f"{rid}:{orjson.dumps(orjson.loads(answers), option=orjson.OPT_SORT_KEYS).decode()}\n".encode())
+    return h.hexdigest(), count

@@ -1,0 +1,180 @@
+"""SQLAlchemy tables. JSON lives in ``JSONText``: TEXT on SQLite, JSONB on PostgreSQL, str in Python.
+
+Keeping JSON as text in Python lets bulk paths pass pre-serialized orjson bytes straight
+through (import) and write stored text straight out (export) without a parse/dump round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for large stores.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class JSONText(TypeDecorator[str]):
+    """JSON stored as TEXT (SQLite) or JSONB (PostgreSQL); always a ``str`` on the Python side."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        return orjson.dumps(value).decode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return orjson.dumps(value).decode()
+
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text),
+    Column("guidelines", Text),
+    Column("questions", JSONText, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_datasets_project_name"),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("content", JSONText, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("metadata", JSONText, nullable=False),
+    Column("source", JSONText, nullable=False),
+    Column("split", String(64)),
+    Column("task_type", String(32)),
+    Column("domains", JSONText, nullable=False),
+    Column("lineage", JSONText, nullable=False),
+    Column("synthetic", Boolean, nullable=False),
+    Column("import_id", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset_id", "content_hash", name="uq_records_dataset_hash"),
+    Index("ix_records_dataset_kind", "dataset_id", "kind", "seq"),
+    Index("ix_records_dataset_split", "dataset_id", "split", "seq"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text),
+    Column("record_count", BigInteger, nullable=False),
+    Column("manifest_hash", String(64), nullable=False),
+    Column("questions", JSONText, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset_id", "name", name="uq_dataset_versions_dataset_name"),
+)
+
+# Membership of a version: the records it holds, frozen at creation.
+version_records = Table(
+    "version_records",
+    metadata,
+    Column("version_id", Integer, ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("record_seq", BigId, ForeignKey("records.seq"), primary_key=True),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("record_id", String(32), ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("user_name", String(128), nullable=False),
+    Column("answers", JSONText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("record_id", "user_name", name="uq_responses_record_user"),
+)
+
+# A version copies the responses it saw, so an export of it is the same tomorrow.
+version_responses = Table(
+    "version_responses",
+    metadata,
+    Column("version_id", Integer, ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("response_id", String(32), primary_key=True),
+    Column("record_id", String(32), nullable=False, index=True),
+    Column("user_name", String(128), nullable=False),
+    Column("answers", JSONText, nullable=False),
+    Column("status", String(16), nullable=False),
+)
+
+suggestions = Table(
+    "suggestions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("record_id", String(32), ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    Column("question", String(64), nullable=False),
+    Column("value", JSONText, nullable=False),
+    Column("agent", String(128), nullable=False),
+    Column("score", Float),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("record_id", "question", "agent", name="uq_suggestions_record_question_agent"),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("format", String(64), nullable=False),
+    Column("counts", JSONText, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
