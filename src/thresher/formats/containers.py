@@ -33,7 +33,7 @@ class BadRow:
 
 class Container:
     name: ClassVar[str]
-    extensions: ClassVar[tuple[str, ...]]
+    extensions: ClassVar[tuple[str, ...]] = ()
 
     def read(self, path: Path, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Row | BadRow]:
         raise NotImplementedError
@@ -351,7 +351,7 @@ class TextContainer(Container):
     """Plain text: one document per file by default, or per paragraph (blank-line separated)."""
 
     name = "txt"
-    extensions = (".txt", ".md")
+    extensions: ClassVar[tuple[str, ...]] = (".txt", ".md")
     unit: ClassVar[str] = "file"
 
     def read(self, path: Path, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Row | BadRow]:

@@ -1,4 +1,4 @@
-"""Plain text for pre-training: ``{"text": ...}`` rows (TRL language modeling, FineWeb/RedPajama dumps) or .txt files."""
+"""Pre-training text: ``{"text": ...}`` rows (TRL language modeling, FineWeb/RedPajama dumps) or .txt files."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from thresher.formats.registry import register_format
 @register_format
 class Text(Format):
     name = "text"
-    description = "Pre-training text (TRL language modeling): one document per row in a `text` field; extra fields kept as metadata"
+    description = "Pre-training text (TRL language modeling): a `text` field per row; other fields kept as metadata"
     kinds = ("text", "conversation")
 
     def sniff(self, row: dict[str, Any]) -> bool:

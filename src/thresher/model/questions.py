@@ -19,6 +19,7 @@ transcript         ``[{"start": 0.0, "end": 2.1, "speaker": "A", "text": "hi"}]`
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -223,7 +224,7 @@ class SpanQuestion(_Question):
                     raise ValueError(f"span {s.start}..{s.end} is past the end of {s.field} ({len(text)} chars)")
         if not self.allow_overlap:
             ordered = sorted(spans, key=lambda s: (s.field, s.start))
-            for a, b in zip(ordered, ordered[1:], strict=False):
+            for a, b in itertools.pairwise(ordered):
                 if a.field == b.field and b.start < a.end:
                     raise ValueError(f"spans {a.start}..{a.end} and {b.start}..{b.end} overlap")
         return [s.model_dump() for s in spans]
@@ -302,10 +303,13 @@ def _media(record: Record | None) -> MediaContent | None:
     return record.content if record is not None and isinstance(record.content, MediaContent) else None
 
 
+Shape = Literal["box", "polygon", "mask"]
+
+
 class RegionQuestion(_Question):
     type: Literal["region"] = "region"
     labels: list[str] = Field(min_length=1)
-    shapes: list[Literal["box", "polygon", "mask"]] = Field(default_factory=lambda: ["box"])
+    shapes: list[Shape] = Field(default_factory=lambda: list[Shape](["box"]))
 
     def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
         regions = TypeAdapter(list[Region]).validate_python(value)

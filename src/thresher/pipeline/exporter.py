@@ -79,9 +79,14 @@ def export_dataset(
             responses = store.responses_for([r.id for r in batch], version)
             for r in batch:
                 item = ExportItem(
-                    id=r.id, kind=r.kind, content_json=r.content, responses=responses.get(r.id, []),
-                    split=r.split, task_type=r.task_type, metadata_json=r.metadata,
-                )  # fmt: skip
+                    id=r.id,
+                    kind=r.kind,
+                    content_json=r.content,
+                    responses=responses.get(r.id, []),
+                    split=r.split,
+                    task_type=r.task_type,
+                    metadata_json=r.metadata,
+                )
                 result.records += 1
                 by_kind[r.kind] += 1
                 wrote = 0

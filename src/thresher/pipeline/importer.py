@@ -42,9 +42,12 @@ class ImportResult:
 
     def counts(self) -> dict[str, int]:
         return {
-            "rows": self.rows, "added": self.added, "duplicates": self.duplicates,
-            "invalid": self.invalid, "responses": self.responses,
-        }  # fmt: skip
+            "rows": self.rows,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "invalid": self.invalid,
+            "responses": self.responses,
+        }
 
 
 def resolve_format(path: Path, container: Container, fmt: str | None, max_record_bytes: int) -> Format:

@@ -114,9 +114,13 @@ class Store:
     ) -> Dataset:
         p = self.get_project(project)
         ds = Dataset(
-            project=project, name=name, description=description, guidelines=guidelines,
-            questions=list(questions), created_at=_now(),
-        )  # fmt: skip
+            project=project,
+            name=name,
+            description=description,
+            guidelines=guidelines,
+            questions=list(questions),
+            created_at=_now(),
+        )
         try:
             with self.engine.begin() as conn:
                 ds.id = conn.execute(
@@ -128,7 +132,7 @@ class Store:
                         guidelines=guidelines,
                         questions=_QUESTIONS.dump_json(ds.questions).decode(),
                         created_at=ds.created_at,
-                    )  # fmt: skip
+                    )
                     .returning(t.datasets.c.id)
                 ).scalar_one()
         except IntegrityError:
@@ -141,9 +145,14 @@ class Store:
     @staticmethod
     def _dataset_from_row(row: Any) -> Dataset:
         return Dataset(
-            id=row.id, project=row.project_name, name=row.name, description=row.description,
-            guidelines=row.guidelines, questions=_QUESTIONS.validate_json(row.questions), created_at=row.created_at,
-        )  # fmt: skip
+            id=row.id,
+            project=row.project_name,
+            name=row.name,
+            description=row.description,
+            guidelines=row.guidelines,
+            questions=_QUESTIONS.validate_json(row.questions),
+            created_at=row.created_at,
+        )
 
     def get_dataset(self, project: str, name: str) -> Dataset:
         with self.engine.connect() as conn:
@@ -361,7 +370,7 @@ class Store:
                     agent=suggestion.agent,
                     score=suggestion.score,
                     created_at=now,
-                )  # fmt: skip
+                )
             )
         return suggestion.model_copy(update={"id": sid, "created_at": now})
 
@@ -378,7 +387,7 @@ class Store:
                 agent=r.agent,
                 score=r.score,
                 created_at=r.created_at,
-            )  # fmt: skip
+            )
             for r in rows
         ]
 
@@ -399,7 +408,7 @@ class Store:
                         manifest_hash="",
                         questions=_QUESTIONS.dump_json(dataset.questions).decode(),
                         created_at=_now(),
-                    )  # fmt: skip
+                    )
                     .returning(t.dataset_versions.c.id)
                 ).scalar_one()
                 conn.execute(
@@ -418,7 +427,7 @@ class Store:
                             resp.c.user_name,
                             resp.c.answers,
                             resp.c.status,
-                        )  # fmt: skip
+                        )
                         .join(r, r.c.id == resp.c.record_id)
                         .where(r.c.dataset_id == dataset.id, resp.c.status == "submitted"),
                     )
@@ -483,9 +492,14 @@ class Store:
 
 def _version_from_row(dataset: Dataset, row: Any) -> DatasetVersion:
     return DatasetVersion(
-        id=row.id, dataset=f"{dataset.project}/{dataset.name}", name=row.name, description=row.description,
-        record_count=row.record_count, manifest_hash=row.manifest_hash, created_at=row.created_at,
-    )  # fmt: skip
+        id=row.id,
+        dataset=f"{dataset.project}/{dataset.name}",
+        name=row.name,
+        description=row.description,
+        record_count=row.record_count,
+        manifest_hash=row.manifest_hash,
+        created_at=row.created_at,
+    )
 
 
 def _manifest_hash(conn: Any, version_id: int) -> tuple[str, int]:

@@ -124,7 +124,7 @@ class RecordWriter:
                             format=self.log["format"],
                             counts=dumps(self.log["counts"]),
                             created_at=datetime.now(UTC),
-                        )  # fmt: skip
+                        )
                     )
                 self._conn.commit()
             else:
