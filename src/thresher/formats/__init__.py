@@ -6,6 +6,7 @@ Importing this package registers the built-in formats.
 from thresher.formats import (  # noqa: F401  (registration by import)
     openai_chat,
     text,
+    thresher_jsonl,
     trl_conversational,
     trl_preference,
     trl_prompt_completion,

@@ -84,6 +84,10 @@ class ExportItem:
     split: str | None = None
     task_type: str | None = None
     metadata_json: str = "{}"
+    domains_json: str = "[]"
+    lineage_json: str = "[]"
+    source_json: str = "{}"
+    synthetic: bool = False
     _content: dict[str, Any] | None = None
     _record: Record | None = None
 
@@ -102,6 +106,10 @@ class ExportItem:
                     "split": self.split,
                     "task_type": self.task_type,
                     "metadata": orjson.loads(self.metadata_json),
+                    "domains": orjson.loads(self.domains_json),
+                    "lineage": orjson.loads(self.lineage_json),
+                    "source": orjson.loads(self.source_json),
+                    "synthetic": self.synthetic,
                 }
             )
         return self._record
@@ -117,6 +125,10 @@ class ExportItem:
             split=record.split,
             task_type=record.task_type,
             metadata_json=orjson.dumps(record.metadata).decode(),
+            domains_json=orjson.dumps(record.domains).decode(),
+            lineage_json=orjson.dumps(record.lineage).decode(),
+            source_json=record.source.model_dump_json(exclude_none=True),
+            synthetic=record.synthetic,
             _record=record,
         )
 
@@ -146,6 +158,12 @@ class Format:
     questions: ClassVar[tuple[Question, ...]] = ()  # questions the labels it carries answer
     training: ClassVar[bool] = True  # training formats never export eval items
     specificity: ClassVar[int] = 0  # auto-detection prefers the most specific of several matches
+
+    def configure(self, mapping: dict[str, str]) -> Format:
+        """A copy set up with a field mapping (``--map target=source``); formats without one refuse."""
+        if mapping:
+            raise RowError(f"format {self.name!r} takes no field mapping", type="bad_option")
+        return self
 
     def sniff(self, row: dict[str, Any]) -> bool:
         """Does this row look like this format? Used by auto-detection on the first rows."""

@@ -58,11 +58,12 @@ def export_dataset(
     version: DatasetVersion | None = None,
     container: str | None = None,
     options: ExportOptions | None = None,
+    mapping: dict[str, str] | None = None,
     flt: RecordFilter = RecordFilter(),  # noqa: B008 - frozen dataclass
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
-    format_ = get_format(fmt)
+    format_ = get_format(fmt).configure(mapping or {})
     options = options or ExportOptions()
     questions = store.version_questions(version) if version else dataset.questions
     ctx = ExportContext(questions=questions, options=options, dataset_name=dataset.name)
@@ -86,6 +87,10 @@ def export_dataset(
                     split=r.split,
                     task_type=r.task_type,
                     metadata_json=r.metadata,
+                    domains_json=r.domains,
+                    lineage_json=r.lineage,
+                    source_json=r.source,
+                    synthetic=bool(r.synthetic),
                 )
                 result.records += 1
                 by_kind[r.kind] += 1
@@ -118,6 +123,7 @@ def export_dataset(
         "file": out.name,
         "sha256": _sha256(out),
         "options": options.model_dump(),
+        "mapping": mapping or {},
         "filters": {"kinds": kinds, "splits": list(flt.splits), "task_types": list(flt.task_types)},
         "excluded": ["eval_item"] if format_.training else [],
         "counts": {

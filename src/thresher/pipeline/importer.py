@@ -64,6 +64,7 @@ def import_file(
     *,
     fmt: str | None = None,
     container: str | None = None,
+    mapping: dict[str, str] | None = None,
     skip_invalid: bool = False,
     rejects: Path | None = None,
     split: str | None = None,
@@ -76,7 +77,12 @@ def import_file(
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     box = get_container(container) if container else container_for(path)
-    format_ = resolve_format(path, box, fmt, max_record_bytes)
+    format_ = resolve_format(path, box, fmt or ("generic" if mapping else None), max_record_bytes)
+    if mapping:
+        try:
+            format_ = format_.configure(mapping)
+        except RowError as e:
+            raise DataError(f"{path.name}: {e.msg}") from None
     # Questions the file's labels answer; checked for conflicts now, added once the import commits.
     store_questions = list(format_.questions)
     _check_questions(dataset, store_questions)
