@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -47,8 +48,8 @@ class ThresherRecords(Format):
         envelope = {k: row[k] for k in _ENVELOPE if k in row and row[k] is not None}
         record = validated(lambda: Record.model_validate({"content": content, **envelope}))
         responses = []
-        for i, r in enumerate(row.get("responses") or []):
-            responses.append(validated(lambda r=r: Response.model_validate(r), ("responses", i)))
+        for i, raw in enumerate(row.get("responses") or []):
+            responses.append(validated(partial(Response.model_validate, raw), ("responses", i)))
         yield Parsed(record, responses)
 
     def to_rows(self, item: ExportItem, ctx: ExportContext) -> Iterator[dict[str, Any]]:
