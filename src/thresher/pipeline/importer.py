@@ -18,9 +18,19 @@ from typing import Any
 import orjson
 
 from thresher.errors import Conflict, DataError, ErrorDetail
-from thresher.formats import BadRow, Format, Row, RowError, container_for, detect_format, get_container, get_format
+from thresher.formats import (
+    BadRow,
+    Format,
+    Parsed,
+    Row,
+    RowError,
+    container_for,
+    detect_format,
+    get_container,
+    get_format,
+)
 from thresher.formats.containers import DEFAULT_MAX_RECORD_BYTES, Container
-from thresher.model import Dataset, Question, Source, TaskType
+from thresher.model import Dataset, Question, Source, TaskType, validate_answers
 from thresher.store import Store
 
 SNIFF_ROWS = 20
@@ -86,6 +96,7 @@ def import_file(
     # Questions the file's labels answer; checked for conflicts now, added once the import commits.
     store_questions = list(format_.questions)
     _check_questions(dataset, store_questions)
+    questions = [*dataset.questions, *(q for q in store_questions if dataset.question(q.name) is None)]
 
     result = ImportResult(file=str(path), format=format_.name, container=box.name, import_id=uuid.uuid4().hex[:16])
     reject_lines: list[bytes] = []
@@ -102,6 +113,8 @@ def import_file(
                 assert isinstance(item, Row)
                 try:
                     parsed = list(format_.parse(item.data))
+                    for p in parsed:
+                        _check_answers(questions, p)
                 except RowError as e:
                     problem = e
             if problem is not None:
@@ -143,6 +156,15 @@ def import_file(
         result.rejects = rejects or path.with_name(path.name + ".rejects.jsonl")
         result.rejects.write_bytes(b"".join(reject_lines))
     return result
+
+
+def _check_answers(questions: list[Question], parsed: Parsed) -> None:
+    """Labels in the file must fit the dataset's questions (types and bounds), like any response."""
+    for i, response in enumerate(parsed.responses):
+        _, errors = validate_answers(questions, response.answers, parsed.record, partial=True)
+        if errors:
+            e = errors[0]
+            raise RowError(e.msg, ("responses", i, "answers", *e.loc), type="invalid_answer", input=e.value)
 
 
 def _check_questions(dataset: Dataset, questions: list[Question]) -> None:

@@ -1,0 +1,44 @@
+# Thresher: the two commands a new user runs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# As root (CI, containers) apt-get needs no sudo.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test install install-dev postgres lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+
+## demo: install, build a demo home with sample data of every kind, print stats, export every format
+demo: install
+	$(BIN)/thresher demo --out demo-out
+
+## test: install what the tests need (PostgreSQL server included) and run them
+test: install-dev postgres
+	THRESHER_REQUIRE_POSTGRES=1 $(BIN)/pytest
+
+## postgres: Debian's PostgreSQL server package; the tests start their own cluster on a unix socket
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+		echo "installing PostgreSQL (Debian package postgresql)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+bench: install-dev postgres
+	$(BIN)/python benchmarks/import_export.py
+
+clean:
+	rm -rf demo-out .pytest_cache .mypy_cache .ruff_cache
