@@ -125,21 +125,28 @@ def import_(
     if task_type is not None and task_type not in TASK_TYPES:
         raise ConfigError(f"--task-type {task_type!r}: expected one of {', '.join(TASK_TYPES)}")
     with _opened(home, db) as (h, store), _progress(f"importing {file.name}") as progress:
+        project, name = split_name(dataset, h.project)
+        created = name not in {d.name for d in store.list_datasets(project)}
         ds = _dataset(store, h, dataset, create=True)
-        result = import_file(
-            store,
-            ds,
-            file,
-            fmt=fmt,
-            container=container,
-            mapping=_parse_pairs(map_, "--map"),
-            skip_invalid=skip_invalid,
-            rejects=rejects,
-            split=split,
-            task_type=_task_type(task_type),
-            max_record_bytes=int(max_record_mb * 1024 * 1024),
-            progress=progress,
-        )
+        try:
+            result = import_file(
+                store,
+                ds,
+                file,
+                fmt=fmt,
+                container=container,
+                mapping=_parse_pairs(map_, "--map"),
+                skip_invalid=skip_invalid,
+                rejects=rejects,
+                split=split,
+                task_type=_task_type(task_type),
+                max_record_bytes=int(max_record_mb * 1024 * 1024),
+                progress=progress,
+            )
+        except BaseException:
+            if created:  # a failed import leaves the store as it was: no empty dataset behind
+                store.delete_dataset(ds)
+            raise
     console.print(
         f"{escape(file.name)} ({result.format}): {result.added:,} records added, {result.duplicates:,} duplicates "
         f"skipped, {result.invalid:,} invalid, {result.responses:,} labels → {escape(ds.project)}/{escape(ds.name)}"

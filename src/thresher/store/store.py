@@ -177,6 +177,20 @@ class Store:
         with self.engine.connect() as conn:
             return [self._dataset_from_row(r) for r in conn.execute(q)]
 
+    def delete_dataset(self, dataset: Dataset) -> None:
+        """Delete a dataset with its records, responses, versions and import log."""
+        with self.engine.begin() as conn:
+            seqs = select(t.records.c.seq).where(t.records.c.dataset_id == dataset.id)
+            ids = select(t.records.c.id).where(t.records.c.dataset_id == dataset.id)
+            versions = select(t.dataset_versions.c.id).where(t.dataset_versions.c.dataset_id == dataset.id)
+            conn.execute(t.version_records.delete().where(t.version_records.c.record_seq.in_(seqs)))
+            conn.execute(t.version_responses.delete().where(t.version_responses.c.version_id.in_(versions)))
+            conn.execute(t.responses.delete().where(t.responses.c.record_id.in_(ids)))
+            conn.execute(t.suggestions.delete().where(t.suggestions.c.record_id.in_(ids)))
+            for table in (t.records, t.dataset_versions, t.imports):
+                conn.execute(table.delete().where(table.c.dataset_id == dataset.id))
+            conn.execute(t.datasets.delete().where(t.datasets.c.id == dataset.id))
+
     def add_questions(self, dataset: Dataset, questions: Sequence[Question]) -> Dataset:
         """Add questions by name; one already there must be identical, or it is a conflict."""
         current = {q.name: q for q in dataset.questions}
