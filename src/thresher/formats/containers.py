@@ -167,9 +167,11 @@ class JSONContainer(Container):
                         continue
                     yield Row(item, obj)
             except (ijson.JSONError, UnicodeDecodeError) as e:
-                kind = "invalid_utf8" if isinstance(e, UnicodeDecodeError) else "invalid_json"
+                # yajl reports bad bytes as a lexical error; say what it is.
+                bad_utf8 = isinstance(e, UnicodeDecodeError) or "utf8" in str(e).lower().replace("-", "")
+                kind = "invalid_utf8" if bad_utf8 else "invalid_json"
                 msg = f"invalid JSON after item {item}: {e}; expected a JSON array of objects"
-                if isinstance(e, UnicodeDecodeError):
+                if bad_utf8:
                     msg = f"invalid UTF-8 after item {item}: expected UTF-8 text"
                 yield BadRow(item + 1, RowError(msg, type=kind), fatal=True)
 
@@ -217,16 +219,28 @@ class CSVContainer(Container):
             except csv.Error as e:
                 yield BadRow(reader.line_num, RowError(f"bad CSV: {e}"), fatal=True)
 
+    header_sample = 1000
+
     def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+        # The header is the union of the first rows' keys; a later row with a new key cannot be
+        # written without losing data, so it is an error rather than a silently dropped cell.
         it = iter(rows)
-        first = next(it, None)
+        head = list(itertools.islice(it, self.header_sample))
+        fields = list(dict.fromkeys(k for r in head for k in r))
         n = 0
         with path.open("w", encoding="utf-8", newline="") as f:
-            if first is None:
+            if not head:
                 return 0
-            writer = csv.DictWriter(f, fieldnames=list(first), extrasaction="raise")
+            writer = csv.DictWriter(f, fieldnames=fields, restval="")
             writer.writeheader()
-            for r in itertools.chain([first], it):
+            known = set(fields)
+            for r in itertools.chain(head, it):
+                extra = sorted(set(r) - known)
+                if extra:
+                    raise ConfigError(
+                        f"row {n + 1} has fields {extra} that the first {len(head)} rows lacked; "
+                        "CSV needs one header: export as jsonl instead"
+                    )
                 writer.writerow({k: _cell(v) for k, v in r.items()})
                 n += 1
         return n

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 
 from thresher._version import __version__
-from thresher.formats import ExportContext, ExportItem, ExportOptions, get_container, get_format
+from thresher.errors import ConfigError
+from thresher.formats import ExportContext, ExportItem, ExportOptions, RowError, get_container, get_format
 from thresher.formats.containers import Container
 from thresher.model import Dataset, DatasetVersion
 from thresher.store import RecordFilter, Store
@@ -63,7 +64,10 @@ def export_dataset(
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
-    format_ = get_format(fmt).configure(mapping or {})
+    try:
+        format_ = get_format(fmt).configure(mapping or {})
+    except RowError as e:
+        raise ConfigError(f"--map: {e.msg}") from None
     options = options or ExportOptions()
     questions = store.version_questions(version) if version else dataset.questions
     ctx = ExportContext(questions=questions, options=options, dataset_name=dataset.name)

@@ -526,11 +526,12 @@ def _manifest_hash(conn: Any, version_id: int) -> tuple[str, int]:
         .where(t.version_records.c.version_id == version_id)
         .order_by(t.records.c.seq)
     )
-    for rid, chash in conn.execution_options(stream_results=True, yield_per=5000).execute(q):
+    # Per statement (not on the connection): a server-side cursor must not carry over to the UPDATE after.
+    for rid, chash in conn.execute(q.execution_options(yield_per=5000)):
         h.update(f"{rid}:{chash}\n".encode())
         count += 1
     vr = t.version_responses
     q2 = select(vr.c.response_id, vr.c.answers).where(vr.c.version_id == version_id).order_by(vr.c.response_id)
-    for rid, answers in conn.execution_options(stream_results=True, yield_per=5000).execute(q2):
+    for rid, answers in conn.execute(q2.execution_options(yield_per=5000)):
         h.update(f"{rid}:{orjson.dumps(orjson.loads(answers), option=orjson.OPT_SORT_KEYS).decode()}\n".encode())
     return h.hexdigest(), count

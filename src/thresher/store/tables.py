@@ -53,6 +53,9 @@ class JSONText(TypeDecorator[str]):
         return dialect.type_descriptor(Text())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            # The JSONB impl serializes what it gets: hand it the value, not its JSON text.
+            return orjson.loads(value) if isinstance(value, str) else value
         if value is None or isinstance(value, str):
             return value
         return orjson.dumps(value).decode()
