@@ -92,7 +92,9 @@ def check_conversation(messages: list[Message]) -> None:
     """Rules every conversation follows, whatever the source format."""
     if not messages:
         raise ValueError("a conversation needs at least one message")
-    call_ids = {c.id for m in messages for c in (m.tool_calls or []) if c.id}
+    calls = [c for m in messages for c in (m.tool_calls or [])]
+    call_ids = {c.id for c in calls if c.id}
+    ids_known = all(c.id for c in calls)  # some sources strip call ids; then a result can't be matched
     for i, m in enumerate(messages):
-        if m.role == "tool" and m.tool_call_id and call_ids and m.tool_call_id not in call_ids:
+        if m.role == "tool" and m.tool_call_id and ids_known and m.tool_call_id not in call_ids:
             raise ValueError(f"message {i}: tool_call_id {m.tool_call_id!r} answers no tool call")

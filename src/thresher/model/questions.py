@@ -236,7 +236,7 @@ def _field_text(record: Record, field: str) -> str:
         return c.text
     if field.startswith("messages.") and c.kind == "conversation":
         idx = int(field.split(".", 1)[1])
-        if idx >= len(c.messages):
+        if not 0 <= idx < len(c.messages):
             raise ValueError(f"field {field!r}: the conversation has {len(c.messages)} messages")
         return c.messages[idx].text()
     raise ValueError(f"field {field!r} does not exist on a {c.kind} record")
@@ -306,6 +306,22 @@ def _media(record: Record | None) -> MediaContent | None:
 Shape = Literal["box", "polygon", "mask"]
 
 
+def _check_region_bounds(r: Region, media: MediaContent) -> None:
+    """Shapes must lie on the image (half a pixel of slack for rounding); masks must match its size."""
+    w, h = media.info.width, media.info.height
+    if w and h:
+        points = [(r.box[0], r.box[1]), (r.box[0] + r.box[2], r.box[1] + r.box[3])] if r.box else r.polygon or []
+        for x, y in points:
+            if x < -0.5 or y < -0.5 or x > w + 0.5 or y > h + 0.5:
+                shape = f"box {r.box}" if r.box else f"polygon point [{x}, {y}]"
+                raise ValueError(f"{shape} is outside the {w}x{h} image")
+        size = (r.mask or {}).get("size")
+        if size is not None and list(size) != [h, w]:
+            raise ValueError(f"mask size {size} does not match the image's [height, width] [{h}, {w}]")
+    if r.frame is not None and media.info.frame_count is not None and r.frame >= media.info.frame_count:
+        raise ValueError(f"frame {r.frame} is past the video's last frame ({media.info.frame_count - 1})")
+
+
 class RegionQuestion(_Question):
     type: Literal["region"] = "region"
     labels: list[str] = Field(min_length=1)
@@ -320,10 +336,8 @@ class RegionQuestion(_Question):
             shape = "box" if r.box is not None else "polygon" if r.polygon is not None else "mask"
             if shape not in self.shapes:
                 raise ValueError(f"{shape} regions are not allowed; expected {self.shapes}")
-            if r.box is not None and media and media.info.width and media.info.height:
-                x, y, w, h = r.box
-                if x < 0 or y < 0 or x + w > media.info.width + 0.5 or y + h > media.info.height + 0.5:
-                    raise ValueError(f"box {r.box} is outside the {media.info.width}x{media.info.height} image")
+            if media is not None:
+                _check_region_bounds(r, media)
         return [r.model_dump(exclude_none=True) for r in regions]
 
 

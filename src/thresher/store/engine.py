@@ -22,7 +22,7 @@ def resolve_url(url: str | None, home: Path) -> str:
         parsed = make_url(url)
     except ArgumentError as e:
         raise ConfigError(f"bad database URL {url!r}: {e}") from None
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):  # Thresher ships psycopg 3
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     elif parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}; expected sqlite or postgresql")

@@ -499,7 +499,15 @@ class Store:
             )
             for fmt, n in conn.execute(q):
                 out.by_source[fmt or "api"] = int(n)
-            rq = select(func.count()).select_from(t.responses.join(sub, sub.c.id == t.responses.c.record_id))
+            if version is not None:  # the responses frozen with the version, not today's
+                vr = t.version_responses
+                rq = select(func.count()).select_from(vr).where(vr.c.version_id == version.id)
+            else:
+                rq = (
+                    select(func.count())
+                    .select_from(t.responses.join(sub, sub.c.id == t.responses.c.record_id))
+                    .where(t.responses.c.status == "submitted")
+                )
             out.responses = int(conn.execute(rq).scalar_one())
         return out
 
