@@ -16,9 +16,8 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from thresher.errors import ConfigError
-from thresher.formats.base import IMPORT_USER, ExportContext, ExportItem, Format, Row, RowError
+from thresher.formats.base import ExportContext, ExportItem, Format, Row, RowError
 from thresher.formats.containers import get_container
-from thresher.model import Response
 
 Msgs = list[dict[str, Any]]
 Loc = tuple[str | int, ...]
@@ -36,12 +35,6 @@ SHAREGPT_TAGS = {
     "function_tag": "function_call",
     "system_tag": "system",
 }
-
-PREFERRED_A = Response(user=IMPORT_USER, answers={"preference": [["a"], ["b"]]})
-
-
-def feedback(label: bool) -> Response:
-    return Response(user=IMPORT_USER, answers={"feedback": {"choice": "up" if label else "down"}})
 
 
 class Unfit(Exception):

@@ -13,11 +13,9 @@ from typing import Any
 
 from thresher.formats._chat import make_record, require
 from thresher.formats._llamafactory import (
-    PREFERRED_A,
     LlamaFactoryFormat,
     Msgs,
     Unfit,
-    feedback,
     kto_tag,
     metadata_of,
     optional_str,
@@ -30,8 +28,10 @@ from thresher.formats.registry import register_format
 from thresher.formats.views import (
     FEEDBACK_QUESTION,
     PREFERENCE_QUESTION,
+    PREFERRED_A,
     KTOExample,
     Pair,
+    feedback_label,
     kto_examples,
     preference_pairs,
     sft_messages,
@@ -187,7 +187,7 @@ class AlpacaKTO(LlamaFactoryFormat):
         messages, metadata = read_prompt(row)
         messages.append({"role": "assistant", "content": require(row, "output", str, "a string")})
         record = make_record({"kind": "conversation", "messages": messages}, metadata=metadata)
-        yield Parsed(record, [feedback(label)])
+        yield Parsed(record, [feedback_label(label)])
 
     def build(self, item: ExportItem, ctx: ExportContext) -> list[dict[str, Any]]:
         def row(ex: KTOExample) -> dict[str, Any]:

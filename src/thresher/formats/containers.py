@@ -60,7 +60,9 @@ def get_container(name: str) -> Container:
 def container_for(path: Path) -> Container:
     """Choose by extension; a folder is a saved Hugging Face dataset or a folder of Parquet files."""
     if path.is_dir():
-        if (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists():
+        # save_to_disk writes state.json (a Dataset) or dataset_dict.json (a DatasetDict); a folder
+        # of LLaMA-Factory exports also has a dataset_info.json, so that alone proves nothing.
+        if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
             return _CONTAINERS["hf"]
         if any(path.rglob("*.parquet")):
             return _CONTAINERS["parquet"]

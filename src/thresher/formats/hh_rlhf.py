@@ -12,16 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from thresher.formats._trl import comparison_record, shared_prefix
-from thresher.formats.base import IMPORT_USER, ExportContext, ExportItem, Format, Parsed, RowError
+from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
 from thresher.formats.registry import register_format
-from thresher.formats.views import PREFERENCE_QUESTION, preference_pairs
-from thresher.model import Response
+from thresher.formats.views import PREFERENCE_QUESTION, PREFERRED_A, preference_pairs
 
 HUMAN, ASSISTANT = "\n\nHuman: ", "\n\nAssistant: "
 _MARKERS = {HUMAN: "user", ASSISTANT: "assistant"}
 _ROLE_MARKERS = {"user": HUMAN, "assistant": ASSISTANT}
 _SPLIT = re.compile(f"({re.escape(HUMAN)}|{re.escape(ASSISTANT)})")
-PREFERRED_A = Response(user=IMPORT_USER, answers={"preference": [["a"], ["b"]]})
 Msgs = list[dict[str, Any]]
 
 

@@ -13,15 +13,13 @@ from typing import Any
 import orjson
 
 from thresher.formats._chat import make_record, model_dump, parse_messages, require, to_openai_message
-from thresher.formats.base import IMPORT_USER, ExportContext, ExportItem, Format, Parsed, RowError
+from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
 from thresher.formats.registry import register_format
-from thresher.formats.views import PREFERENCE_QUESTION, preference_pairs
-from thresher.model import Response
+from thresher.formats.views import PREFERENCE_QUESTION, PREFERRED_A, preference_pairs
 
 _KEYS = {"input", "preferred_output", "non_preferred_output"}
 _INPUT_KEYS = {"messages", "tools", "parallel_tool_calls"}
 _OUTPUT_ROLES = ("assistant", "tool")
-PREFERRED_A = Response(user=IMPORT_USER, answers={"preference": [["a"], ["b"]]})
 
 
 def _output(row: dict[str, Any], key: str) -> list[dict[str, Any]]:

@@ -15,13 +15,11 @@ from typing import Any
 
 from thresher.formats._chat import make_record
 from thresher.formats._llamafactory import (
-    PREFERRED_A,
     LlamaFactoryFormat,
     Loc,
     Msgs,
     Unfit,
     dumps,
-    feedback,
     kto_tag,
     metadata_of,
     optional_str,
@@ -33,8 +31,10 @@ from thresher.formats.registry import register_format
 from thresher.formats.views import (
     FEEDBACK_QUESTION,
     PREFERENCE_QUESTION,
+    PREFERRED_A,
     KTOExample,
     Pair,
+    feedback_label,
     kto_examples,
     preference_pairs,
     sft_messages,
@@ -326,7 +326,7 @@ class ShareGPTKTO(LlamaFactoryFormat):
         if not messages or messages[-1]["role"] != "assistant":
             raise RowError("conversations must end on the gpt turn kto_tag rates", ("conversations",), "bad_prompt")
         content = _with_tools({"kind": "conversation", "messages": messages}, row)
-        yield Parsed(make_record(content, metadata=metadata), [feedback(label)])
+        yield Parsed(make_record(content, metadata=metadata), [feedback_label(label)])
 
     def build(self, item: ExportItem, ctx: ExportContext) -> list[dict[str, Any]]:
         def row(ex: KTOExample) -> dict[str, Any]:

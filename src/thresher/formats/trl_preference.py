@@ -17,12 +17,9 @@ from thresher.formats._trl import (
     standard_prompt,
     write_turns,
 )
-from thresher.formats.base import IMPORT_USER, ExportContext, ExportItem, Format, Parsed, RowError
+from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
 from thresher.formats.registry import register_format
-from thresher.formats.views import PREFERENCE_QUESTION, preference_pairs
-from thresher.model import Response
-
-PREFERRED_A = Response(user=IMPORT_USER, answers={"preference": [["a"], ["b"]]})
+from thresher.formats.views import PREFERENCE_QUESTION, PREFERRED_A, preference_pairs
 
 
 @register_format

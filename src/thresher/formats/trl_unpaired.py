@@ -7,14 +7,9 @@ from typing import Any
 
 from thresher.formats._chat import make_record
 from thresher.formats._trl import read_turns, standard_prompt, write_turns
-from thresher.formats.base import IMPORT_USER, ExportContext, ExportItem, Format, Parsed, RowError
+from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
 from thresher.formats.registry import register_format
-from thresher.formats.views import FEEDBACK_QUESTION, kto_examples
-from thresher.model import Response
-
-
-def feedback(label: bool) -> Response:
-    return Response(user=IMPORT_USER, answers={"feedback": {"choice": "up" if label else "down"}})
+from thresher.formats.views import FEEDBACK_QUESTION, feedback_label, kto_examples
 
 
 @register_format
@@ -34,7 +29,7 @@ class TRLUnpairedPreference(Format):
         prompt = read_turns(row.get("prompt"), ("prompt",), "user")
         completion = read_turns(row.get("completion"), ("completion",), "assistant")
         record = make_record({"kind": "conversation", "messages": [*prompt, *completion]})
-        yield Parsed(record, [feedback(label)])
+        yield Parsed(record, [feedback_label(label)])
 
     def to_rows(self, item: ExportItem, ctx: ExportContext) -> Iterator[dict[str, Any]]:
         for ex in kto_examples(item, ctx):

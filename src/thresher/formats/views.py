@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from thresher.formats.base import ExportContext, ExportItem
-from thresher.model import ChoiceQuestion, Question, RankingQuestion, RatingQuestion, TextQuestion
+from thresher.formats.base import IMPORT_USER, ExportContext, ExportItem
+from thresher.model import ChoiceQuestion, Question, RankingQuestion, RatingQuestion, Response, TextQuestion
 
 Msgs = list[dict[str, Any]]
 
@@ -24,6 +24,14 @@ PREFERENCE_QUESTION = RankingQuestion(
 FEEDBACK_QUESTION = ChoiceQuestion(
     name="feedback", title="Is the last answer good?", options=["up", "down"], rationale="optional"
 )
+
+# Labels a file carries, as the import user's responses: a pair's chosen side is candidate "a".
+PREFERRED_A = Response(user=IMPORT_USER, answers={"preference": [["a"], ["b"]]})
+
+
+def feedback_label(label: bool) -> Response:
+    """A KTO-style desirable/undesirable label as thumbs up/down on the ``feedback`` question."""
+    return Response(user=IMPORT_USER, answers={"feedback": {"choice": "up" if label else "down"}})
 
 
 @dataclass(frozen=True)
