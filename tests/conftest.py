@@ -56,9 +56,13 @@ class PostgresServer:
             check=True, capture_output=True,
         )  # fmt: skip
         opts = f"-k {self.root} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        subprocess.run([*self._ctl, "-o", opts, "-l", f"{self.root}/log", "-w", "start"], check=True, capture_output=True)
+        subprocess.run(
+            [*self._ctl, "-o", opts, "-l", f"{self.root}/log", "-w", "start"], check=True, capture_output=True
+        )
         self.url_base = f"postgresql+psycopg://postgres@/{{db}}?host={self.root}"
-        self.version = subprocess.run([_pg_bin("postgres") or "postgres", "--version"], capture_output=True, text=True).stdout.strip()
+        self.version = subprocess.run(
+            [_pg_bin("postgres") or "postgres", "--version"], capture_output=True, text=True
+        ).stdout.strip()
 
     def _admin(self, sql: str) -> None:
         import psycopg

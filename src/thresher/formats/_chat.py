@@ -89,6 +89,13 @@ def parse_message(raw: Any, loc: Loc) -> Message:
         raise RowError(f"unknown role {role!r}; expected one of {list(ROLES)}", (*loc, "role"), "unknown_role", role)
     data: dict[str, Any] = {"role": role}
     content = raw.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise RowError(
+            f"expected a string or a list of content parts, got {type(content).__name__}",
+            (*loc, "content"),
+            type="wrong_type",
+            input=content,
+        )
     if isinstance(content, list):
         parts = []
         for i, p in enumerate(content):
@@ -174,6 +181,35 @@ def to_openai_message(m: dict[str, Any], *, keep_weight: bool = True) -> dict[st
         out["tool_call_id"] = m["tool_call_id"]
     if keep_weight and m.get("weight") is not None:
         out["weight"] = m["weight"]
+    return out
+
+
+def to_openai_messages(messages: Sequence[dict[str, Any]], *, keep_weight: bool = True) -> list[dict[str, Any]]:
+    """A conversation in OpenAI's shape, where every call has an id and every result names it.
+
+    Sources without call ids (TRL, ShareGPT) get ``call_N`` numbered across the conversation;
+    a tool message without an id answers the pending call of its name, else the oldest.
+    """
+    out: list[dict[str, Any]] = []
+    pending: list[tuple[str, str]] = []  # (id, function name) of calls not yet answered
+    n = 0
+    for m in messages:
+        m = dict(m)
+        if m.get("tool_calls"):
+            calls = []
+            for c in m["tool_calls"]:
+                cid = c.get("id") or f"call_{n}"
+                n += 1
+                calls.append({**c, "id": cid})
+                pending.append((cid, c["name"]))
+            m["tool_calls"] = calls
+        if m["role"] == "tool":
+            if not m.get("tool_call_id") and pending:
+                i = next((i for i, (_, name) in enumerate(pending) if name == m.get("name")), 0)
+                m["tool_call_id"] = pending.pop(i)[0]
+            else:
+                pending = [p for p in pending if p[0] != m.get("tool_call_id")]
+        out.append(to_openai_message(m, keep_weight=keep_weight))
     return out
 
 

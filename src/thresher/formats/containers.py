@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,7 @@ def read_jsonl_stream(f: BinaryIO, max_record_bytes: int) -> Iterator[Row | BadR
             yield BadRow(
                 line_no,
                 RowError(
-                    f"the line is {size / 1e6:.1f} MB; expected at most {max_record_bytes / 1e6:.1f} MB per record "
+                    f"the line is {size / 2**20:.1f} MB; expected at most {max_record_bytes / 2**20:.1f} MB per record "
                     "(raise the limit with --max-record-mb)",
                     type="record_too_large",
                 ),
@@ -204,8 +205,12 @@ class CSVContainer(Container):
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
             reader = csv.DictReader(text, dialect=dialect)
             try:
-                for data in reader:
-                    line = reader.line_num
+                _ = reader.fieldnames  # reads the header now, so line_num counts from after it
+                while True:
+                    line = reader.line_num + 1  # where the record starts (a quoted cell may span lines)
+                    data = next(reader, None)
+                    if data is None:
+                        break
                     if None in data:
                         yield BadRow(
                             line, RowError(f"the row has more cells than the header's {len(reader.fieldnames or [])}")
@@ -294,6 +299,10 @@ class ParquetContainer(Container):
             nonlocal writer, schema
             if not buf:
                 return
+            if schema is None:
+                # Columns are the union of the sample's keys, not the first row's (a later row may add tools).
+                keys = list(dict.fromkeys(k for r in buf for k in r))
+                buf[:] = [{k: r.get(k) for k in keys} for r in buf]
             table = pa.Table.from_pylist(buf, schema=schema)
             if schema is None:
                 schema = table.schema
@@ -357,7 +366,8 @@ class HFDiskContainer(Container):
                 yield r
 
         with tempfile.TemporaryDirectory() as cache:
-            ds = datasets.Dataset.from_generator(gen, cache_dir=cache)
+            # A fresh fingerprint: datasets would otherwise try to hash (pickle) the generator.
+            ds = datasets.Dataset.from_generator(gen, cache_dir=cache, fingerprint=uuid.uuid4().hex)
             ds.save_to_disk(str(path))
         return count[0]
 
@@ -416,9 +426,11 @@ class TextContainer(Container):
             for row in rows:
                 if n:
                     f.write("\n\n")
-                f.write(str(row.get("text", "")))
+                text = str(row.get("text", ""))
+                f.write(text)
                 n += 1
-            f.write("\n")
+            if n and not text.endswith("\n"):
+                f.write("\n")
         return n
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from thresher.errors import ConfigError
-from thresher.formats._chat import make_record, model_dump, parse_messages, to_openai_message
+from thresher.formats._chat import make_record, model_dump, parse_messages, to_openai_messages
 from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
 from thresher.formats.registry import register_format
 from thresher.formats.views import sft_messages
@@ -177,7 +177,7 @@ class Generic(Format):
         if messages is None:
             return None
         if "messages" in m:
-            return {"messages": [to_openai_message(x) for x in messages]}
+            return {"messages": to_openai_messages(messages)}
         # prompt/response: exactly [system?] user assistant, plain text, no tool calls.
         system = messages[0] if messages and messages[0]["role"] == "system" else None
         rest = messages[1:] if system else messages

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from thresher.formats._chat import make_record, model_dump, parse_messages, to_openai_message
+import orjson
+
+from thresher.formats._chat import make_record, model_dump, parse_messages, to_openai_messages
 from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
 from thresher.formats.registry import register_format
 from thresher.formats.views import sft_messages
@@ -39,14 +41,12 @@ class OpenAIChat(Format):
         messages = sft_messages(item, ctx)
         if messages is None:
             return
-        row: dict[str, Any] = {"messages": [to_openai_message(m) for m in messages]}
+        row: dict[str, Any] = {"messages": to_openai_messages(messages)}
         tools = item.content().get("tools")
         if tools:
             row["tools"] = tools
         meta = item.metadata_json
         if '"parallel_tool_calls"' in meta:
-            import orjson
-
             row["parallel_tool_calls"] = orjson.loads(meta)["parallel_tool_calls"]
         yield row
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from thresher.formats._chat import make_record, model_dump, parse_messages, require, to_openai_message
+from thresher.formats._chat import make_record, model_dump, parse_messages, require, to_openai_messages
 from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
 from thresher.formats.registry import register_format
 from thresher.formats.views import PREFERENCE_QUESTION, PREFERRED_A, preference_pairs
@@ -74,15 +74,15 @@ class OpenAIPreference(Format):
         for pair in preference_pairs(item, ctx):
             if not pair.prompt or not _is_output(pair.chosen) or not _is_output(pair.rejected):
                 continue
-            inp: dict[str, Any] = {"messages": [to_openai_message(m, keep_weight=False) for m in pair.prompt]}
+            inp: dict[str, Any] = {"messages": to_openai_messages(pair.prompt, keep_weight=False)}
             if tools is not None:
                 inp["tools"] = tools
             if "parallel_tool_calls" in meta:
                 inp["parallel_tool_calls"] = meta["parallel_tool_calls"]
             yield {
                 "input": inp,
-                "preferred_output": [to_openai_message(m, keep_weight=False) for m in pair.chosen],
-                "non_preferred_output": [to_openai_message(m, keep_weight=False) for m in pair.rejected],
+                "preferred_output": _outputs(pair.prompt, pair.chosen),
+                "non_preferred_output": _outputs(pair.prompt, pair.rejected),
             }
 
     def skip_reason(self, item: ExportItem, ctx: ExportContext) -> str:
@@ -93,3 +93,8 @@ class OpenAIPreference(Format):
 
 def _is_output(messages: list[dict[str, Any]]) -> bool:
     return bool(messages) and all(m["role"] in _OUTPUT_ROLES for m in messages) and messages[0]["role"] == "assistant"
+
+
+def _outputs(prompt: list[dict[str, Any]], output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The output turns in OpenAI's shape, call ids numbered after the prompt's."""
+    return to_openai_messages([*prompt, *output], keep_weight=False)[len(prompt) :]

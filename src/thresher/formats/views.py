@@ -249,7 +249,7 @@ def step_text(step: dict[str, Any]) -> str:
 
 
 def step_labels(item: ExportItem, ctx: ExportContext) -> Steps | None:
-    """Per-step correctness for a process reward model, up to and including the first wrong step."""
+    """Per-step correctness for a process reward model: judged steps, or up to a known first failure."""
     if item.kind != "agent_run":
         return None
     c = item.content()
@@ -262,18 +262,19 @@ def step_labels(item: ExportItem, ctx: ExportContext) -> Steps | None:
                     if v["verdict"] != "unclear":
                         verdicts[v["step"]] = verdicts.get(v["step"], True) and v["verdict"] == "correct"
     failure = c.get("failure") or {}
-    if not verdicts and failure.get("step") is not None:
+    from_failure = not verdicts and failure.get("step") is not None
+    if from_failure:
         verdicts = {i: i < failure["step"] for i in range(failure["step"] + 1)}
     if not verdicts:
         return None
     completions, labels = [], []
     for i, s in enumerate(steps):
         if i not in verdicts:
-            break
+            break  # labels must cover a prefix of the run
         completions.append(step_text(s))
         labels.append(verdicts[i])
-        if not verdicts[i]:
-            break
+        if from_failure and not verdicts[i]:
+            break  # nothing is known about the steps after the known failure
     if not completions:
         return None
     task = c["task"]

@@ -81,14 +81,17 @@ class Record(BaseModel):
 
 
 def normalize(value: Any) -> Any:
-    """Canonical form for hashing: NFC Unicode, trimmed strings, no nulls, no empty containers."""
+    """Canonical form for hashing: NFC Unicode, trimmed strings; null, "" and empty containers dropped.
+
+    So ``"content": ""`` on a tool-calling turn (as TRL writes it) hashes like no content.
+    """
     if isinstance(value, str):
         return unicodedata.normalize("NFC", value).strip()
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             nv = normalize(v)
-            if nv is None or nv == [] or nv == {}:
+            if nv is None or nv == "" or nv == [] or nv == {}:
                 continue
             out[k] = nv
         return out
