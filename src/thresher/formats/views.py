@@ -262,7 +262,8 @@ def step_labels(item: ExportItem, ctx: ExportContext) -> Steps | None:
                     if v["verdict"] != "unclear":
                         verdicts[v["step"]] = verdicts.get(v["step"], True) and v["verdict"] == "correct"
     failure = c.get("failure") or {}
-    from_failure = not verdicts and failure.get("step") is not None
+    # A system fault says nothing about the model's steps; only a model-output failure labels them.
+    from_failure = not verdicts and failure.get("step") is not None and failure.get("cause") == "model_output"
     if from_failure:
         verdicts = {i: i < failure["step"] for i in range(failure["step"] + 1)}
     if not verdicts:
