@@ -175,6 +175,10 @@ class Format:
     def to_rows(self, item: ExportItem, ctx: ExportContext) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 
+    def raw_row(self, item: ExportItem, ctx: ExportContext) -> bytes | None:
+        """Optional fast path: the row as JSON bytes when it is the stored text unchanged, else None."""
+        return None
+
     def skip_reason(self, item: ExportItem, ctx: ExportContext) -> str:
         return f"{self.name} has no row for this {item.kind} record"
 

@@ -32,14 +32,22 @@ class BadRow:
     fatal: bool = False
 
 
+OutRow = dict[str, Any] | bytes  # bytes: a row already serialized as a JSON object
+
+
+def as_dict(row: OutRow) -> dict[str, Any]:
+    return orjson.loads(row) if isinstance(row, bytes) else row
+
+
 class Container:
     name: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]] = ()
+    writes_json_lines: ClassVar[bool] = False  # takes pre-serialized rows as they are
 
     def read(self, path: Path, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Row | BadRow]:
         raise NotImplementedError
 
-    def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    def write(self, path: Path, rows: Iterable[OutRow]) -> int:
         raise NotImplementedError
 
 
@@ -89,16 +97,17 @@ def _json_error(line: int, e: Exception, text: bytes) -> BadRow:
 class JSONLContainer(Container):
     name = "jsonl"
     extensions = (".jsonl", ".ndjson")
+    writes_json_lines = True
 
     def read(self, path: Path, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Row | BadRow]:
         with path.open("rb") as f:
             yield from read_jsonl_stream(f, max_record_bytes)
 
-    def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    def write(self, path: Path, rows: Iterable[OutRow]) -> int:
         n = 0
         with path.open("wb") as f:
             for row in rows:
-                f.write(orjson.dumps(row))
+                f.write(row if isinstance(row, bytes) else orjson.dumps(row))
                 f.write(b"\n")
                 n += 1
         return n
@@ -178,12 +187,13 @@ class JSONContainer(Container):
                     msg = f"invalid UTF-8 after item {item}: expected UTF-8 text"
                 yield BadRow(item + 1, RowError(msg, type=kind), fatal=True)
 
-    def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    def write(self, path: Path, rows: Iterable[OutRow]) -> int:
         # Pretty-printed like LLaMA-Factory's own files; written row by row, never held whole.
+        dicts = map(as_dict, rows)
         n = 0
         with path.open("wb") as f:
             f.write(b"[")
-            for row in rows:
+            for row in dicts:
                 f.write(b",\n  " if n else b"\n  ")
                 f.write(orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
                 n += 1
@@ -228,10 +238,11 @@ class CSVContainer(Container):
 
     header_sample = 1000
 
-    def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    def write(self, path: Path, rows: Iterable[OutRow]) -> int:
         # The header is the union of the first rows' keys; a later row with a new key cannot be
         # written without losing data, so it is an error rather than a silently dropped cell.
-        it = iter(rows)
+        dicts = map(as_dict, rows)
+        it = iter(dicts)
         head = list(itertools.islice(it, self.header_sample))
         fields = list(dict.fromkeys(k for r in head for k in r))
         n = 0
@@ -286,7 +297,8 @@ class ParquetContainer(Container):
                     line + 1, RowError(f"{file.name}: unreadable Parquet: {e}", type="invalid_parquet"), fatal=True
                 )
 
-    def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    def write(self, path: Path, rows: Iterable[OutRow]) -> int:
+        dicts = map(as_dict, rows)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -319,7 +331,7 @@ class ParquetContainer(Container):
             buf.clear()
 
         try:
-            for row in rows:
+            for row in dicts:
                 buf.append(row)
                 n += 1
                 if len(buf) >= (self.schema_sample if schema is None else self.batch_rows):
@@ -351,7 +363,8 @@ class HFDiskContainer(Container):
             for i, data in enumerate(ds, start=1):
                 yield Row(i, dict(data), split=split)
 
-    def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    def write(self, path: Path, rows: Iterable[OutRow]) -> int:
+        dicts = map(as_dict, rows)
         try:
             import datasets
         except ImportError:
@@ -361,7 +374,7 @@ class HFDiskContainer(Container):
         count = [0]
 
         def gen() -> Iterator[dict[str, Any]]:
-            for r in rows:
+            for r in dicts:
                 count[0] += 1
                 yield r
 
@@ -420,10 +433,11 @@ class TextContainer(Container):
             if para:
                 yield Row(start, {"text": "".join(para).strip()})
 
-    def write(self, path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    def write(self, path: Path, rows: Iterable[OutRow]) -> int:
+        dicts = map(as_dict, rows)
         n = 0
         with path.open("w", encoding="utf-8") as f:
-            for row in rows:
+            for row in dicts:
                 if n:
                     f.write("\n\n")
                 text = str(row.get("text", ""))

@@ -10,6 +10,8 @@ from thresher.formats.base import ExportContext, ExportItem, Format, Parsed
 from thresher.formats.registry import register_format
 from thresher.formats.views import sft_messages
 
+_CONVERTED_KEYS = ('"tool_calls":', '"weight":', '"reasoning":', '"name":', '"tool_call_id":', '"type":', '"tools":')
+
 
 @register_format
 class TRLConversational(Format):
@@ -37,6 +39,22 @@ class TRLConversational(Format):
         if tools:
             row["tools"] = tools
         yield row
+
+    def raw_row(self, item: ExportItem, ctx: ExportContext) -> bytes | None:
+        # A plain conversation is stored as {"messages":[{"role":..,"content":".."},..]}: byte for byte
+        # the TRL row. Quotes inside JSON strings are escaped, so these keys can only match structure.
+        if (
+            item.kind != "conversation"
+            or ctx.options.system_prompt
+            or (item.responses and ctx.options.rewrite_question)
+        ):
+            return None
+        text = item.content_json
+        if any(key in text for key in _CONVERTED_KEYS):
+            return None
+        if text.rfind('{"role":"assistant"') != text.rfind('{"role":"'):
+            return None  # does not end in an assistant turn (or not in orjson's compact form)
+        return text.encode()
 
     def skip_reason(self, item: ExportItem, ctx: ExportContext) -> str:
         if item.kind == "comparison":

@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from thresher._version import __version__
 from thresher.errors import ConfigError
 from thresher.formats import ExportContext, ExportItem, ExportOptions, RowError, get_container, get_format
-from thresher.formats.containers import Container
+from thresher.formats.containers import Container, OutRow
 from thresher.model import Dataset, DatasetVersion
 from thresher.store import RecordFilter, Store
 
@@ -79,9 +78,12 @@ def export_dataset(
     result = ExportResult(path=out, manifest=out.with_name(out.name + MANIFEST_SUFFIX), format=format_.name)
     by_kind: Counter[str] = Counter()
 
-    def rows() -> Iterator[dict[str, Any]]:
+    raw_ok = box.writes_json_lines
+    with_responses = store.has_responses(dataset, version)  # most corpora have none: skip the lookups
+
+    def rows() -> Iterator[OutRow]:
         for batch in store.iter_records(dataset, version=version, flt=query, batch_size=batch_size):
-            responses = store.responses_for([r.id for r in batch], version)
+            responses = store.responses_for([r.id for r in batch], version) if with_responses else {}
             for r in batch:
                 item = ExportItem(
                     id=r.id,
@@ -98,6 +100,11 @@ def export_dataset(
                 )
                 result.records += 1
                 by_kind[r.kind] += 1
+                raw = format_.raw_row(item, ctx) if raw_ok else None
+                if raw is not None:
+                    result.rows += 1
+                    yield raw
+                    continue
                 wrote = 0
                 for row in format_.to_rows(item, ctx):
                     wrote += 1

@@ -340,6 +340,18 @@ class Store:
                 )
         return response.model_copy(update={"id": rid, "answers": answers, "updated_at": now})
 
+    def has_responses(self, dataset: Dataset, version: DatasetVersion | None = None) -> bool:
+        if version is not None:
+            q = select(t.version_responses.c.response_id).where(t.version_responses.c.version_id == version.id)
+        else:
+            q = (
+                select(t.responses.c.id)
+                .join(t.records, t.records.c.id == t.responses.c.record_id)
+                .where(t.records.c.dataset_id == dataset.id)
+            )
+        with self.engine.connect() as conn:
+            return conn.execute(q.limit(1)).first() is not None
+
     def responses_for(
         self, record_ids: Sequence[str], version: DatasetVersion | None = None
     ) -> dict[str, list[Response]]:

@@ -107,6 +107,7 @@ records = Table(
     Column("import_id", String(32)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("dataset_id", "content_hash", name="uq_records_dataset_hash"),
+    Index("ix_records_dataset_seq", "dataset_id", "seq"),  # keyset pages in insertion order
     Index("ix_records_dataset_kind", "dataset_id", "kind", "seq"),
     Index("ix_records_dataset_split", "dataset_id", "split", "seq"),
 )

@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("id", name=op.f("uq_records_id")),
     )
     with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.create_index("ix_records_dataset_seq", ["dataset_id", "seq"], unique=False)
         batch_op.create_index("ix_records_dataset_kind", ["dataset_id", "kind", "seq"], unique=False)
         batch_op.create_index("ix_records_dataset_split", ["dataset_id", "split", "seq"], unique=False)
 
@@ -178,6 +179,7 @@ def downgrade() -> None:
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.drop_index("ix_records_dataset_split")
         batch_op.drop_index("ix_records_dataset_kind")
+        batch_op.drop_index("ix_records_dataset_seq")
 
     op.drop_table("records")
     op.drop_table("imports")
