@@ -235,6 +235,22 @@ def raw_orjson_write(rows_file: Path, out: Path) -> Rate:
     return Rate(len(rows), t[0])
 
 
+def raw_sqlite_read_write(db: Path, out: Path) -> Rate:
+    """Second export baseline, the floor for any exporter: raw sqlite3 reads the stored content
+    in order and writes it out as lines, with no conversion at all."""
+    conn = sqlite3.connect(db)
+    n = 0
+    with stopwatch() as t, out.open("wb") as f:
+        cur = conn.execute("SELECT content FROM records ORDER BY seq")
+        while batch := cur.fetchmany(2000):
+            for (content,) in batch:
+                f.write(content.encode())
+                f.write(b"\n")
+            n += len(batch)
+    conn.close()
+    return Rate(n, t[0])
+
+
 def peak_rss_import(path: Path, home: Path) -> dict[str, Any]:
     """Import in a child process; peak RSS from the child's own high-water mark and from psutil sampling."""
     import psutil  # type: ignore[import-untyped]
@@ -356,6 +372,10 @@ def run_benchmarks(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         ours = thresher_export(sqlite_home, out)
         base = raw_orjson_write(out, work / "export" / "raw.jsonl")
         results["export"] = rate_line("export trl-conversational", ours, "bare orjson.dumps", base, GOALS["export"])
+        floor = raw_sqlite_read_write(sqlite_home / "thresher.db", work / "export" / "raw-read.jsonl")
+        results["export_vs_read"] = rate_line(
+            "export trl-conversational", ours, "raw sqlite3 read + write of the stored text", floor, None
+        )
 
     if "postgres" in phases:
         results["import_postgres"] = run_postgres(data, work, rows)

@@ -73,7 +73,7 @@ class ExportOptions(BaseModel):
     implicit_prompt: bool = Field(default=False, description="TRL preference: prompt folded into chosen/rejected")
 
 
-@dataclass
+@dataclass(slots=True)
 class ExportItem:
     """A stored record handed to a format for export, JSON parsed only when asked."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,8 @@ from thresher.formats.base import ExportContext, ExportItem, Format, Parsed
 from thresher.formats.registry import register_format
 from thresher.formats.views import sft_messages
 
-_CONVERTED_KEYS = ('"tool_calls":', '"weight":', '"reasoning":', '"name":', '"tool_call_id":', '"type":', '"tools":')
+# Keys whose presence means the stored message differs from TRL's shape; one regex pass finds any.
+_CONVERTED_KEYS = re.compile(r'"(?:tool_calls|weight|reasoning|name|tool_call_id|type|tools)":')
 
 
 @register_format
@@ -50,7 +52,7 @@ class TRLConversational(Format):
         ):
             return None
         text = item.content_json
-        if any(key in text for key in _CONVERTED_KEYS):
+        if _CONVERTED_KEYS.search(text):
             return None
         if text.rfind('{"role":"assistant"') != text.rfind('{"role":"'):
             return None  # does not end in an assistant turn (or not in orjson's compact form)

@@ -21,7 +21,7 @@ from thresher._version import __version__
 from thresher.errors import ConfigError
 from thresher.formats import ExportContext, ExportItem, ExportOptions, RowError, get_container, get_format
 from thresher.formats.containers import Container, OutRow
-from thresher.model import Dataset, DatasetVersion
+from thresher.model import Dataset, DatasetVersion, Response
 from thresher.store import RecordFilter, Store
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -82,36 +82,40 @@ def export_dataset(
     with_responses = store.has_responses(dataset, version)  # most corpora have none: skip the lookups
 
     def rows() -> Iterator[OutRow]:
+        raw_row, to_rows = format_.raw_row, format_.to_rows  # hot loop: local names
+        no_responses: list[Response] = []
         for batch in store.iter_records(dataset, version=version, flt=query, batch_size=batch_size):
             responses = store.responses_for([r.id for r in batch], version) if with_responses else {}
+            by_kind.update(r.kind for r in batch)
+            written = 0
             for r in batch:
                 item = ExportItem(
-                    id=r.id,
-                    kind=r.kind,
-                    content_json=r.content,
-                    responses=responses.get(r.id, []),
-                    split=r.split,
-                    task_type=r.task_type,
-                    metadata_json=r.metadata,
-                    domains_json=r.domains,
-                    lineage_json=r.lineage,
-                    source_json=r.source,
-                    synthetic=bool(r.synthetic),
+                    r.id,
+                    r.kind,
+                    r.content,
+                    responses.get(r.id, no_responses),
+                    r.split,
+                    r.task_type,
+                    r.metadata,
+                    r.domains,
+                    r.lineage,
+                    r.source,
+                    bool(r.synthetic),
                 )
-                result.records += 1
-                by_kind[r.kind] += 1
-                raw = format_.raw_row(item, ctx) if raw_ok else None
+                raw = raw_row(item, ctx) if raw_ok else None
                 if raw is not None:
-                    result.rows += 1
+                    written += 1
                     yield raw
                     continue
                 wrote = 0
-                for row in format_.to_rows(item, ctx):
+                for row in to_rows(item, ctx):
                     wrote += 1
                     yield row
                 if not wrote:
                     result.skipped[format_.skip_reason(item, ctx)] += 1
-                result.rows += wrote
+                written += wrote
+            result.records += len(batch)
+            result.rows += written
             if progress is not None:
                 progress(result.records)
 

@@ -82,8 +82,8 @@ class RecordRow:
     task_type: str | None
     domains: str
     lineage: str
-    synthetic: bool
-    created_at: datetime
+    synthetic: bool | int
+    created_at: datetime | str  # ISO text from bulk reads
 
     def content_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = orjson.loads(self.content)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, Select, func, insert, select, update
+from sqlalchemy import Engine, Integer, Select, String, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from thresher.errors import Conflict, DataError, ErrorDetail, NotFound
@@ -235,7 +235,7 @@ class Store:
         self, dataset: Dataset, version: DatasetVersion | None, flt: RecordFilter, columns: Sequence[str] = READ_COLUMNS
     ) -> Select[Any]:
         r = t.records
-        q = select(*(r.c[c] for c in columns))
+        q = select(*(_raw(r.c[c]) for c in columns))
         if version is not None:
             q = q.join(t.version_records, t.version_records.c.record_seq == r.c.seq).where(
                 t.version_records.c.version_id == version.id
@@ -267,7 +267,7 @@ class Store:
             q = q.where(t.records.c.seq > after)
         q = q.order_by(t.records.c.seq).limit(limit)
         with self.engine.connect() as conn:
-            return [RecordRow(*row) for row in conn.execute(q)]
+            return [RecordRow(*row) for row in conn.execute(q).fetchall()]
 
     def iter_records(
         self,
@@ -522,6 +522,16 @@ class Store:
                 )
             out.responses = int(conn.execute(rq).scalar_one())
         return out
+
+
+def _raw(col: Any) -> Any:
+    """Bulk reads skip per-value conversions: the timestamp stays ISO text (pydantic parses it on
+    demand) and the flag an int; JSON columns already have no result processor."""
+    if col.name == "created_at":
+        return type_coerce(col, String).label(col.name)
+    if col.name == "synthetic":
+        return type_coerce(col, Integer).label(col.name)
+    return col
 
 
 def _version_from_row(dataset: Dataset, row: Any) -> DatasetVersion:

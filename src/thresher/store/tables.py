@@ -60,10 +60,10 @@ class JSONText(TypeDecorator[str]):
             return value
         return orjson.dumps(value).decode()
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None or isinstance(value, str):
-            return value
-        return orjson.dumps(value).decode()
+    def result_processor(self, dialect: Dialect, coltype: Any) -> None:
+        # Both drivers already hand back text (SQLite TEXT; JSONB through the text loader that
+        # engine.py registers on psycopg): no per-value hook on the hot read path.
+        return None
 
 
 projects = Table(
