@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -31,8 +31,23 @@ def validated(fn: Callable[[], T], loc: Loc = ()) -> T:
         raise row_error_from(e, loc) from None
 
 
-def make_record(content: dict[str, Any], loc: Loc = (), **envelope: Any) -> Record:
-    return validated(lambda: Record.model_validate({"content": content, **envelope}), loc)
+def make_record(
+    content: dict[str, Any], loc: Loc = (), *, fields: Mapping[str, Loc] | None = None, **envelope: Any
+) -> Record:
+    """Validate a record once. ``fields`` maps a content field to where it sits in the row, so an
+    error deep in ``content.messages[2]`` is reported at the row's own ``messages[2]``."""
+    try:
+        return Record.model_validate({"content": content, **envelope})
+    except ValidationError as e:
+        err = row_error_from(e)
+        where = err.loc  # ("content", kind, field, ...) for errors inside the content
+        if fields and where[:1] == ("content",) and len(where) >= 3 and where[2] in fields:
+            err.loc = (*fields[str(where[2])], *where[3:])
+        elif fields and where[:1] == ("content",) and len(where) == 2:
+            err.loc = next(iter(fields.values()))  # a rule over the whole content: name its main field
+        else:
+            err.loc = (*loc, *where)
+        raise err from None
 
 
 def require(row: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -82,6 +97,13 @@ def _parse_part(part: Any) -> dict[str, Any]:
 
 def parse_message(raw: Any, loc: Loc) -> Message:
     """An OpenAI- or TRL-style message dict as a Message; errors name ``loc`` and the field."""
+    data = message_dict(raw, loc)
+    return validated(lambda: Message.model_validate(data), loc)
+
+
+def message_dict(raw: Any, loc: Loc) -> dict[str, Any]:
+    """An OpenAI- or TRL-style message in Thresher's shape, with the cheap checks only: the full
+    validation happens once, when the record is built (see ``make_record(fields=...)``)."""
     if not isinstance(raw, dict):
         raise RowError(f"expected a message object, got {type(raw).__name__}", loc, type="wrong_type")
     role = raw.get("role")
@@ -123,7 +145,7 @@ def parse_message(raw: Any, loc: Loc) -> Message:
                 raise RowError("expected {function: {name, arguments}}", (*loc, "tool_calls", i), type="bad_tool_call")
             parsed.append({"id": c.get("id"), "name": fn["name"], "arguments": _arguments(fn.get("arguments", {}))})
         data["tool_calls"] = parsed
-    return validated(lambda: Message.model_validate(data), loc)
+    return data
 
 
 def parse_messages(raw: Any, loc: Loc, *, allow_empty: bool = False) -> list[Message]:
@@ -132,6 +154,15 @@ def parse_messages(raw: Any, loc: Loc, *, allow_empty: bool = False) -> list[Mes
     if not raw and not allow_empty:
         raise RowError("the conversation is empty: expected at least one message", loc, type="empty_conversation")
     return [parse_message(m, (*loc, i)) for i, m in enumerate(raw)]
+
+
+def message_dicts(raw: Any, loc: Loc, *, allow_empty: bool = False) -> list[dict[str, Any]]:
+    """Like ``parse_messages`` but unvalidated dicts, for formats that validate through the record."""
+    if not isinstance(raw, list):
+        raise RowError(f"expected a list of messages, got {type(raw).__name__}", loc, type="wrong_type")
+    if not raw and not allow_empty:
+        raise RowError("the conversation is empty: expected at least one message", loc, type="empty_conversation")
+    return [message_dict(m, (*loc, i)) for i, m in enumerate(raw)]
 
 
 def dump_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from thresher.model.content import Content
 
@@ -68,6 +68,7 @@ class Record(BaseModel):
     lineage: list[str] = Field(default_factory=list, description="ids of the records this derives from")
     synthetic: bool = False
     created_at: datetime | None = None
+    _dump: dict[str, Any] | None = PrivateAttr(default=None)
 
     @property
     def kind(self) -> str:
@@ -76,31 +77,55 @@ class Record(BaseModel):
     @model_validator(mode="after")
     def _fill_hash(self) -> Record:
         if self.content_hash is None:
-            self.content_hash = content_hash(self.content)
+            self._dump = self.content.model_dump(mode="json", exclude_none=True)
+            self.content_hash = hash_dump(self._dump)
         return self
+
+    def dump_content(self) -> dict[str, Any]:
+        """The content as JSON-ready dict without nulls; made once (content is never changed in place)."""
+        if self._dump is None:
+            self._dump = self.content.model_dump(mode="json", exclude_none=True)
+        return self._dump
 
 
 def normalize(value: Any) -> Any:
     """Canonical form for hashing: NFC Unicode, trimmed strings; null, "" and empty containers dropped.
 
     So ``"content": ""`` on a tool-calling turn (as TRL writes it) hashes like no content.
+    Leaves inside a dict are handled inline: this runs on every imported record.
     """
-    if isinstance(value, str):
-        return unicodedata.normalize("NFC", value).strip()
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            nv = normalize(v)
-            if nv is None or nv == "" or nv == [] or nv == {}:
-                continue
-            out[k] = nv
-        return out
-    if isinstance(value, list):
+    t = type(value)
+    if t is str:
+        return _text(value)
+    if t is list:
         return [normalize(v) for v in value]
-    return value
+    if t is not dict:
+        return value
+    out = {}
+    for k, v in value.items():
+        tv = type(v)
+        if tv is str:
+            v = _text(v)
+        elif tv is dict or tv is list:
+            v = normalize(v)
+        elif v is None:
+            continue
+        if tv in (str, dict, list) and not v:
+            continue
+        out[k] = v
+    return out
+
+
+def _text(value: str) -> str:
+    if not value.isascii():  # ASCII is always NFC: skip the table look-ups
+        value = unicodedata.normalize("NFC", value)
+    return value.strip()
 
 
 def content_hash(content: BaseModel) -> str:
     """sha256 of the normalized content, so the same data from two files hashes alike."""
-    data = normalize(content.model_dump(mode="json", exclude_none=True))
-    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hash_dump(content.model_dump(mode="json", exclude_none=True))
+
+
+def hash_dump(dump: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(normalize(dump), option=orjson.OPT_SORT_KEYS)).hexdigest()

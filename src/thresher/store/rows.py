@@ -11,8 +11,6 @@ import orjson
 
 from thresher.model import Record, Response, Source
 
-_NO_KIND = {"kind"}
-
 
 def record_id(dataset_id: int, content_hash: str) -> str:
     """Deterministic: the same content in the same dataset always has the same id."""
@@ -30,7 +28,7 @@ def dumps(value: Any) -> str:
 def record_values(record: Record, dataset_id: int, import_id: str | None, now: datetime) -> tuple[Any, ...]:
     """The column values of ``RECORD_COLUMNS`` for one record."""
     assert record.content_hash is not None
-    content = record.content.model_dump(mode="json", exclude_none=True, exclude=_NO_KIND)
+    content = {k: v for k, v in record.dump_content().items() if k != "kind"}
     return (
         record_id(dataset_id, record.content_hash),
         dataset_id,
