@@ -276,3 +276,18 @@ def text_of(m: dict[str, Any]) -> str:
 
 def model_dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
+
+
+CHAT_FIELDS: dict[str, Loc] = {"messages": ("messages",)}  # content.messages is the row's messages
+
+
+def parse_chat_row(row: dict[str, Any]) -> Record:
+    """``{"messages", "tools"?, "parallel_tool_calls"?}``, as OpenAI and TRL write chat rows."""
+    content: dict[str, Any] = {"kind": "conversation", "messages": message_dicts(row.get("messages"), ("messages",))}
+    tools = row.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise RowError("expected a list of tool definitions", ("tools",), type="wrong_type")
+        content["tools"] = tools
+    metadata = {"parallel_tool_calls": row["parallel_tool_calls"]} if "parallel_tool_calls" in row else {}
+    return make_record(content, fields=CHAT_FIELDS, metadata=metadata)

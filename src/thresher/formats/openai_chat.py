@@ -7,15 +7,12 @@ from typing import Any
 
 import orjson
 
-from thresher.formats._chat import make_record, message_dicts, to_openai_messages
-from thresher.formats.base import ExportContext, ExportItem, Format, Parsed, RowError
+from thresher.formats._chat import parse_chat_row, to_openai_messages
+from thresher.formats.base import ExportContext, ExportItem, Format, Parsed
 from thresher.formats.registry import register_format
 from thresher.formats.views import sft_messages
 
 _KEYS = {"messages", "tools", "parallel_tool_calls", "functions"}
-
-
-_FIELDS = {"messages": ("messages",)}  # content.messages is the row's messages
 
 
 @register_format
@@ -30,15 +27,7 @@ class OpenAIChat(Format):
         return isinstance(msgs, list) and set(row) <= _KEYS and all("role" in m for m in msgs)
 
     def parse(self, row: dict[str, Any]) -> Iterator[Parsed]:
-        messages = message_dicts(row.get("messages"), ("messages",))
-        content: dict[str, Any] = {"kind": "conversation", "messages": messages}
-        tools = row.get("tools")
-        if tools is not None:
-            if not isinstance(tools, list):
-                raise RowError("expected a list of tool definitions", ("tools",), type="wrong_type")
-            content["tools"] = tools
-        metadata = {"parallel_tool_calls": row["parallel_tool_calls"]} if "parallel_tool_calls" in row else {}
-        yield Parsed(make_record(content, fields=_FIELDS, metadata=metadata))
+        yield Parsed(parse_chat_row(row))
 
     def to_rows(self, item: ExportItem, ctx: ExportContext) -> Iterator[dict[str, Any]]:
         messages = sft_messages(item, ctx)

@@ -6,16 +6,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from thresher.formats._chat import make_record, message_dicts, to_trl_message
+from thresher.formats._chat import parse_chat_row, to_trl_message
 from thresher.formats.base import ExportContext, ExportItem, Format, Parsed
 from thresher.formats.registry import register_format
 from thresher.formats.views import sft_messages
 
 # Keys whose presence means the stored message differs from TRL's shape; one regex pass finds any.
 _CONVERTED_KEYS = re.compile(r'"(?:tool_calls|weight|reasoning|name|tool_call_id|type|tools)":')
-
-
-_FIELDS = {"messages": ("messages",)}  # content.messages is the row's messages
 
 
 @register_format
@@ -29,11 +26,7 @@ class TRLConversational(Format):
         return isinstance(msgs, list) and set(row) <= {"messages", "tools"}
 
     def parse(self, row: dict[str, Any]) -> Iterator[Parsed]:
-        messages = message_dicts(row.get("messages"), ("messages",))
-        content: dict[str, Any] = {"kind": "conversation", "messages": messages}
-        if isinstance(row.get("tools"), list):
-            content["tools"] = row["tools"]
-        yield Parsed(make_record(content, fields=_FIELDS))
+        yield Parsed(parse_chat_row(row))
 
     def to_rows(self, item: ExportItem, ctx: ExportContext) -> Iterator[dict[str, Any]]:
         messages = sft_messages(item, ctx)

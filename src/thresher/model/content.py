@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thresher.model.messages import BlobRef, Message, ToolCall, check_conversation
 
 RecordKind = Literal["text", "conversation", "comparison", "agent_run", "media", "eval_item"]
-RECORD_KINDS: tuple[str, ...] = ("text", "conversation", "comparison", "agent_run", "media", "eval_item")
+RECORD_KINDS: tuple[str, ...] = get_args(RecordKind)
 
 
 class _Content(BaseModel):

@@ -20,7 +20,7 @@ transcript         ``[{"start": 0.0, "end": 2.1, "speaker": "A", "text": "hi"}]`
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -442,16 +442,7 @@ Question = Annotated[
     Field(discriminator="type"),
 ]
 QUESTION_ADAPTER: TypeAdapter[Question] = TypeAdapter(Question)
-QUESTION_TYPES: tuple[str, ...] = (
-    "text",
-    "rating",
-    "ranking",
-    "choice",
-    "multi_choice",
-    "span",
-    "step_verdict",
-    "region",
-    "timeline_segment",
-    "track",
-    "transcript",
+# The discriminator of each member of the union, in declaration order.
+QUESTION_TYPES: tuple[str, ...] = tuple(
+    get_args(q.model_fields["type"].annotation)[0] for q in get_args(get_args(Question)[0])
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -24,18 +24,7 @@ TaskType = Literal[
     "extraction",
     "other",
 ]
-TASK_TYPES: tuple[str, ...] = (
-    "generation",
-    "open_qa",
-    "brainstorming",
-    "chat",
-    "rewrite",
-    "summarization",
-    "classification",
-    "closed_qa",
-    "extraction",
-    "other",
-)
+TASK_TYPES: tuple[str, ...] = get_args(TaskType)
 
 
 class Source(BaseModel):

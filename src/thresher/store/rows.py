@@ -106,21 +106,8 @@ class RecordRow:
         )
 
 
-READ_COLUMNS = (
-    "seq",
-    "id",
-    "kind",
-    "content",
-    "content_hash",
-    "metadata",
-    "source",
-    "split",
-    "task_type",
-    "domains",
-    "lineage",
-    "synthetic",
-    "created_at",
-)
+# What a read hands back: RecordRow's fields, in its order.
+READ_COLUMNS: tuple[str, ...] = tuple(RecordRow.__dataclass_fields__)
 
 
 def response_from_row(row: Any) -> Response:
