@@ -86,7 +86,10 @@ def sft_messages(item: ExportItem, ctx: ExportContext) -> Msgs | None:
         messages = [*c.get("prompt", []), *cand["messages"]]
     elif item.kind == "agent_run":
         if c.get("outcome", {}).get("status") == "failure":
-            return None
+            fixed = corrected_run(item, ctx)
+            if fixed is None:
+                return None
+            c = fixed
         messages = agent_run_messages(c)
     else:
         return None
@@ -102,6 +105,33 @@ def sft_messages(item: ExportItem, ctx: ExportContext) -> Msgs | None:
     if ctx.options.system_prompt and messages[0]["role"] != "system":
         messages = [{"role": "system", "content": ctx.options.system_prompt}, *messages]
     return messages
+
+
+def corrected_run(item: ExportItem, ctx: ExportContext) -> dict[str, Any] | None:
+    """A failed run cut at its first wrong step, with the reviewer's corrected step in its place.
+
+    This is how a run that failed through the model's output becomes SFT data: the steps up to
+    the mistake, then what the model should have done.
+    """
+    c = item.content()
+    verdicts: dict[int, dict[str, Any]] = {}
+    for q in ctx.questions:
+        if q.type == "step_verdict":
+            for ans in _answers(item, q.name):
+                for v in ans:
+                    verdicts.setdefault(v["step"], v)
+    wrong = sorted(i for i, v in verdicts.items() if v["verdict"] == "wrong")
+    if not wrong or verdicts[wrong[0]].get("corrected") is None:
+        return None
+    first = wrong[0]
+    step = c["steps"][first]
+    corrected = verdicts[first]["corrected"]
+    if isinstance(corrected, dict):
+        fixed_step = {"type": "tool_call", "tool_call": corrected}
+    else:
+        kind = step["type"] if step["type"] in ("message", "plan", "reasoning") else "message"
+        fixed_step = {"type": kind, "content": corrected}
+    return {**c, "steps": [*c["steps"][:first], fixed_step], "outcome": {"status": "success"}, "failure": None}
 
 
 def agent_run_messages(c: dict[str, Any]) -> Msgs:
