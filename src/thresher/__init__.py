@@ -9,10 +9,14 @@ from thresher.errors import (
     Conflict,
     DataError,
     ErrorDetail,
+    Forbidden,
     FormatDetectionError,
     MissingExtra,
     NotFound,
+    RateLimited,
     ThresherError,
+    TooLarge,
+    Unauthorized,
 )
 
 __all__ = [
@@ -20,9 +24,13 @@ __all__ = [
     "Conflict",
     "DataError",
     "ErrorDetail",
+    "Forbidden",
     "FormatDetectionError",
     "MissingExtra",
     "NotFound",
+    "RateLimited",
     "ThresherError",
+    "TooLarge",
+    "Unauthorized",
     "__version__",
 ]

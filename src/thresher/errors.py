@@ -6,7 +6,11 @@
     ├── NotFound             a project, dataset, version or record does not exist
     ├── Conflict             the name is taken, or the object is immutable
     ├── ConfigError          bad settings, database URL or options
-    └── MissingExtra         an optional dependency is not installed
+    ├── MissingExtra         an optional dependency is not installed
+    ├── Unauthorized         no valid credentials (log in, or send an API key)
+    ├── Forbidden            the credentials do not allow this
+    ├── TooLarge             a request body over the limit
+    └── RateLimited          too many attempts; try again later
 
 Errors of the libraries underneath (SQLAlchemy, orjson, pyarrow) are translated at the
 boundary into these, so callers match on ``code`` and never on message text.
@@ -22,10 +26,14 @@ __all__ = [
     "Conflict",
     "DataError",
     "ErrorDetail",
+    "Forbidden",
     "FormatDetectionError",
     "MissingExtra",
     "NotFound",
+    "RateLimited",
     "ThresherError",
+    "TooLarge",
+    "Unauthorized",
 ]
 
 Loc = tuple[str | int, ...]
@@ -133,3 +141,27 @@ class MissingExtra(ThresherError):
         super().__init__(f"{package} is not installed; install it with: pip install 'thresher[{extra}]'")
         self.package = package
         self.extra = extra
+
+
+class Unauthorized(ThresherError):
+    """No valid credentials: log in, or send an API key."""
+
+    code = "unauthorized"
+
+
+class Forbidden(ThresherError):
+    """The credentials are valid but do not allow this action."""
+
+    code = "forbidden"
+
+
+class TooLarge(ThresherError):
+    """The request body is over the server's limit."""
+
+    code = "too_large"
+
+
+class RateLimited(ThresherError):
+    """Too many attempts in a short time."""
+
+    code = "rate_limited"

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     home: Path | None = None
     database_url: str | None = None
     blob_url: str | None = None
+    # Server
+    cookie_secure: bool = True  # browsers send Secure cookies over https and to http://localhost
+    max_body_bytes: int = 32 * 1024 * 1024
+    login_attempts_per_minute: int = 10
 
 
 def find_home(start: Path | None = None) -> Path | None:

@@ -77,15 +77,23 @@ def _progress(label: str, total: int | None = None) -> Iterator[Callable[[int], 
 def init(
     path: Annotated[Path, typer.Argument(help="folder to hold the home (created if missing)")] = Path("."),
     project: Annotated[str, typer.Option(help="the default project")] = DEFAULT_PROJECT,
+    admin: Annotated[str | None, typer.Option(help="create this first administrator (asks for a password)")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read it from stdin")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Create a Thresher home: SQLite database (WAL), blob folder, default project."""
+    """Create a Thresher home: SQLite database (WAL), blob folder, default project, first admin."""
+    from thresher.cli.users import create_user, read_password
+
     path.mkdir(parents=True, exist_ok=True)
     if not (path / HOME_MARKER).exists():
         write_home(path, project, db)
     with _opened(path, db) as (h, store):
         store.ensure_project(h.project)
         console.print(f"Thresher home ready in [bold]{escape(str(path.resolve()))}[/] ({store.backend})")
+        if admin:
+            console.print(
+                escape(create_user(store, admin, read_password(password_stdin), admin=True, project=None, role=None))
+            )
         console.print(f"project: {escape(h.project)}; next: thresher import FILE --dataset NAME")
 
 

@@ -1,5 +1,17 @@
 """Thresher's data model: pydantic types for every kind of record, questions and answers. No I/O."""
 
+from thresher.model.capture import (
+    CAPTURE_DATASET,
+    AgentEndEvent,
+    AgentRunEvent,
+    AgentStepEvent,
+    CaptureBatch,
+    CaptureEvent,
+    CaptureResult,
+    FeedbackEvent,
+    PreferenceEvent,
+    TurnEvent,
+)
 from thresher.model.content import (
     RECORD_KINDS,
     AgentRunContent,
@@ -50,16 +62,23 @@ from thresher.model.record import TASK_TYPES, Record, Source, TaskType, content_
 from thresher.model.responses import AnswerError, Response, Suggestion, validate_answers
 
 __all__ = [
+    "CAPTURE_DATASET",
     "QUESTION_ADAPTER",
     "QUESTION_TYPES",
     "RECORD_KINDS",
     "ROLES",
     "TASK_TYPES",
+    "AgentEndEvent",
     "AgentRunContent",
+    "AgentRunEvent",
+    "AgentStepEvent",
     "AnswerError",
     "AudioPart",
     "BlobRef",
     "Candidate",
+    "CaptureBatch",
+    "CaptureEvent",
+    "CaptureResult",
     "ChoiceQuestion",
     "ComparisonContent",
     "Content",
@@ -69,6 +88,7 @@ __all__ = [
     "DatasetVersion",
     "EvalItemContent",
     "Failure",
+    "FeedbackEvent",
     "GradingRule",
     "ImagePart",
     "MediaContent",
@@ -76,6 +96,7 @@ __all__ = [
     "Message",
     "MultiChoiceQuestion",
     "Outcome",
+    "PreferenceEvent",
     "Project",
     "Question",
     "RankingQuestion",
@@ -98,6 +119,7 @@ __all__ = [
     "ToolCall",
     "TrackQuestion",
     "TranscriptQuestion",
+    "TurnEvent",
     "VideoPart",
     "content_hash",
     "normalize",

@@ -18,6 +18,7 @@ from thresher.errors import Conflict, DataError, ErrorDetail, NotFound
 from thresher.model import Dataset, DatasetVersion, Project, Question, Record, Response, Suggestion
 from thresher.model import validate_answers as _validate_answers
 from thresher.store import tables as t
+from thresher.store.accounts import Accounts
 from thresher.store.blobs import BlobStore
 from thresher.store.engine import make_engine, resolve_url, upgrade
 from thresher.store.rows import READ_COLUMNS, RecordRow, dumps, response_from_row, response_id
@@ -56,6 +57,7 @@ class Store:
     def __init__(self, engine: Engine, blobs: BlobStore) -> None:
         self.engine = engine
         self.blobs = blobs
+        self.accounts = Accounts(engine)
 
     @classmethod
     def open(cls, home: Path, url: str | None = None, blob_url: str | None = None) -> Store:

@@ -1,0 +1,70 @@
+"""The FastAPI application: ``create_app(store)``; ``thresher serve`` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from thresher._version import __version__
+from thresher.errors import TooLarge
+from thresher.server import errors, routers
+from thresher.server.errors import error_response
+from thresher.settings import Settings
+from thresher.store import Store
+
+API_PREFIX = "/api/v1"
+
+
+class BodyLimit:
+    """413 for bodies over the limit, whether or not the client sent a Content-Length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await error_response(TooLarge(f"request body over {self.max_bytes:,} bytes"))(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise TooLarge(f"request body over {self.max_bytes:,} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Thresher",
+        version=__version__,
+        description="Data for training and evaluating LLMs and agents: datasets, records, annotation, capture.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    errors.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for mod in pkgutil.iter_modules(routers.__path__):  # one module per resource, each with `router`
+        module: Any = importlib.import_module(f"{routers.__name__}.{mod.name}")
+        api.include_router(module.router)
+    app.include_router(api)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

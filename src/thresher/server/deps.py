@@ -1,0 +1,139 @@
+"""Request dependencies: the store, who is calling, and their access to a project.
+
+Credentials: ``Authorization: Bearer thr_...`` (or ``X-API-Key``) for keys; the
+``thresher_session`` cookie for browsers, whose unsafe requests must echo the session's CSRF
+token in ``X-CSRF-Token``. Access is checked once, here, by ``need(action)``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from thresher.errors import Forbidden, NotFound, Unauthorized
+from thresher.model import Dataset, Project
+from thresher.server.permissions import Action, allowed
+from thresher.store import Store
+from thresher.store.accounts import ApiKey, Session, User
+
+SESSION_COOKIE = "thresher_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a logged-in user (browser session) or an API key."""
+
+    user: User | None = None
+    key: ApiKey | None = None
+    session: Session | None = None
+
+    @property
+    def name(self) -> str:
+        if self.user is not None:
+            return self.user.name
+        assert self.key is not None
+        return f"key:{self.key.name}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.is_admin
+
+    def role_in(self, store: Store, project_id: int) -> str | None:
+        if self.key is not None:
+            return self.key.role if self.key.project_id == project_id else None
+        assert self.user is not None
+        if self.user.is_admin:
+            return "owner"
+        return store.accounts.role_of(self.user.id, project_id)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def get_principal(request: Request, store: StoreDep) -> Principal:
+    secret = _bearer(request)
+    if secret:
+        key = store.accounts.key_for_secret(secret)
+        if key is None:
+            raise Unauthorized("invalid or revoked API key")
+        return Principal(key=key)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        session = store.accounts.session(token)
+        if session is not None:
+            if request.method not in SAFE_METHODS:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not hmac.compare_digest(sent, session.csrf_token):
+                    raise Forbidden(f"missing or wrong {CSRF_HEADER} header (CSRF protection)")
+            return Principal(user=session.user, session=session)
+    raise Unauthorized("log in, or send an API key as 'Authorization: Bearer thr_...'")
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_user(principal: PrincipalDep) -> User:
+    if principal.user is None:
+        raise Forbidden("this needs a logged-in user, not an API key")
+    return principal.user
+
+
+UserDep = Annotated[User, Depends(require_user)]
+
+
+def require_admin(user: UserDep) -> User:
+    if not user.is_admin:
+        raise Forbidden("this needs an administrator")
+    return user
+
+
+AdminDep = Annotated[User, Depends(require_admin)]
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    project: Project
+    role: str
+    principal: Principal
+
+
+def need(action: Action) -> object:
+    """``ctx: Annotated[ProjectAccess, need(Action.WRITE)]`` on a route with a ``{project}`` path."""
+
+    def check(
+        store: StoreDep, principal: PrincipalDep, project: Annotated[str, Path(description="project name")]
+    ) -> ProjectAccess:
+        try:
+            p = store.get_project(project)
+        except NotFound:
+            raise NotFound(f"no project named {project!r}") from None
+        assert p.id is not None
+        role = principal.role_in(store, p.id)
+        if role is None:
+            raise NotFound(f"no project named {project!r}")  # not visible: do not confirm it exists
+        if not allowed(role, action):
+            raise Forbidden(f"a {role} may not {action.value} in project {project!r}")
+        return ProjectAccess(p, role, principal)
+
+    return Depends(check)
+
+
+def dataset_of(store: Store, access: ProjectAccess, name: str) -> Dataset:
+    return store.get_dataset(access.project.name, name)

@@ -1,0 +1,102 @@
+"""One place maps Thresher's errors to HTTP statuses and one JSON shape; nothing else leaks.
+
+Body: ``{"error": {"code": "not_found", "message": "...", "details": [{type, loc, msg}]}}``.
+Request validation keeps FastAPI's documented 422 shape (``{"detail": [{loc, msg, type}]}``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from thresher.errors import (
+    ConfigError,
+    Conflict,
+    DataError,
+    Forbidden,
+    MissingExtra,
+    NotFound,
+    RateLimited,
+    ThresherError,
+    TooLarge,
+    Unauthorized,
+)
+
+log = logging.getLogger("thresher.server")
+
+STATUS: dict[type[ThresherError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    DataError: 422,
+    ConfigError: 400,
+    RateLimited: 429,
+    MissingExtra: 501,
+}
+
+
+class ErrorDetailOut(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetailOut] = []
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+# Documented on every route, so the OpenAPI spec says what a client can get back.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": desc}
+    for code, desc in (
+        (400, "Bad option or setting"),
+        (401, "Not logged in, or no valid API key"),
+        (403, "The role does not allow this"),
+        (404, "No such object (or not visible to you)"),
+        (409, "Name taken, or not allowed in this state"),
+        (413, "Request body too large"),
+        (429, "Too many attempts"),
+    )
+}
+
+
+def status_of(exc: ThresherError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_response(exc: ThresherError) -> JSONResponse:
+    message = exc.message if isinstance(exc, DataError) else str(exc)
+    details = [
+        {"type": d.type, "loc": list(d.loc), "msg": d.msg} for d in (exc.details if isinstance(exc, DataError) else [])
+    ]
+    body = {"error": {"code": exc.code, "message": message, "details": details}}
+    headers = {"Retry-After": "60"} if isinstance(exc, RateLimited) else None
+    return JSONResponse(body, status_code=status_of(exc), headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ThresherError)
+    async def _thresher(_request: Request, exc: ThresherError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace or SQL to the client; the log has it.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = {"error": {"code": "internal", "message": "internal server error", "details": []}}
+        return JSONResponse(body, status_code=500)

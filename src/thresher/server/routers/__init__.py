@@ -1,0 +1,1 @@
+"""One module per resource; each exposes ``router`` and is included by ``create_app``."""
