@@ -20,6 +20,7 @@ from thresher.model import validate_answers as _validate_answers
 from thresher.store import tables as t
 from thresher.store.accounts import Accounts
 from thresher.store.blobs import BlobStore
+from thresher.store.capture import Capture
 from thresher.store.engine import make_engine, resolve_url, upgrade
 from thresher.store.rows import READ_COLUMNS, RecordRow, dumps, response_from_row, response_id
 from thresher.store.writer import RecordWriter
@@ -58,6 +59,7 @@ class Store:
         self.engine = engine
         self.blobs = blobs
         self.accounts = Accounts(engine)
+        self.capture = Capture(self)
 
     @classmethod
     def open(cls, home: Path, url: str | None = None, blob_url: str | None = None) -> Store:

@@ -56,6 +56,12 @@ class RecordWriter:
             self._conn.exec_driver_sql(_STAGE_DDL)
         return self
 
+    @property
+    def connection(self) -> Connection:
+        """The connection holding this writer's transaction, for statements that must commit with it."""
+        assert self._conn is not None, "use the writer as a context manager"
+        return self._conn
+
     def add(self, record: Record, responses: Sequence[Response] = ()) -> str:
         """Queue a record (and labels that came with it); returns the record's id."""
         now = datetime.now(UTC)
