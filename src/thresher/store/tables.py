@@ -232,3 +232,24 @@ sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# -- capture (events from deployed apps) --------------------------------------------------------
+
+# Every capture event, once (unique by the client's id): the idempotency ledger, the turns of
+# sessions and the steps of runs still in progress, and a link to the record each became.
+capture_events = Table(
+    "capture_events",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(128), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("dataset", String(128), nullable=False),
+    Column("key", String(128)),  # session id or run id
+    Column("client_ts", Float),
+    Column("payload", JSONText, nullable=False),
+    Column("record_id", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project_id", "client_id", name="uq_capture_events_project_client"),
+    Index("ix_capture_events_key", "project_id", "type", "key", "seq"),
+)
