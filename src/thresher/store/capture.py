@@ -17,19 +17,23 @@ same transaction, so an event is never stored without its record (or the other w
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import Connection, delete, exists, func, insert, select, update
 
 from thresher.errors import DataError, ErrorDetail
 from thresher.model import (
     AgentEndEvent,
     AgentRunEvent,
+    AgentStepEvent,
     CaptureEvent,
     ChoiceQuestion,
     Dataset,
@@ -55,7 +59,6 @@ PREFERRED = ChoiceQuestion(
 FEEDBACK = ChoiceQuestion(
     name="feedback", title="Is the last answer good?", options=["up", "down"], rationale="optional", required=False
 )
-_EVENT = TypeAdapter(CaptureEvent)
 
 
 @dataclass
@@ -73,6 +76,11 @@ class Capture:
 
     def __init__(self, store: Any) -> None:
         self.store = store  # thresher.store.Store (typed loosely: store.py imports this module)
+        # SQLite has one writer at a time: queue capture transactions here rather than have
+        # server threads spin on the database's busy lock. PostgreSQL takes them concurrently.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if store.engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     def event_counts(self, project_id: int) -> dict[str, int]:
         """Stored events by type (each client id once)."""
@@ -93,7 +101,7 @@ class Capture:
         for name, group in by_dataset.items():
             dataset = self._dataset(project, name, group)
             assert dataset.id is not None
-            with self.store.writer(dataset) as writer:
+            with self._write_lock, self.store.writer(dataset) as writer:
                 _Batch(writer, dataset, counts).run(group)
         return counts
 
@@ -136,15 +144,12 @@ class _Batch:
         return int(row.project_id)
 
     def run(self, events: list[CaptureEvent]) -> None:
+        new = self._store_events(events)
         sessions: set[str] = set()
-        new: list[tuple[int, CaptureEvent]] = []
-        for e in events:
-            seq = self._store_event(e)
-            if seq is None:
-                self.counts.duplicates += 1
-                continue
-            self.counts.accepted += 1
-            new.append((seq, e))
+        # Every session this batch touches, its turns and feedback read in one query.
+        keys = {getattr(e, "session_id", None) for _, e in new} - {None}
+        self._by_session = self._rows_for(sorted(k for k in keys if k))
+        self._done: set[int] = set()
         for seq, e in new:
             if isinstance(e, TurnEvent):
                 sessions.add(e.session_id)
@@ -156,146 +161,186 @@ class _Batch:
                 self._agent_run(seq, e)
             elif isinstance(e, AgentEndEvent):
                 self._agent_end(seq, e)
-        for session_id in sorted(sessions):
-            self._session(session_id)
+        superseded = [old for old in (self._session(sid) for sid in sorted(sessions)) if old]
+        # Write the new records (and their responses) before deciding what the old ones still hold.
+        self.w.flush()
+        for record_id in superseded:
+            self._drop_if_unused(record_id)
 
     # -- the ledger -----------------------------------------------------------------------
 
-    def _store_event(self, e: CaptureEvent) -> int | None:
-        """Insert the event; its seq, or None when this client id is already stored."""
+    def _store_events(self, events: list[CaptureEvent]) -> list[tuple[int, CaptureEvent]]:
+        """Insert the events not stored yet (by client id); (seq, event) of each new one."""
         ce = t.capture_events
-        seen = self.conn.execute(
-            select(ce.c.seq).where(ce.c.project_id == self.project_id, ce.c.client_id == e.id)
-        ).first()
-        if seen is not None:
-            return None
-        key = getattr(e, "session_id", None) or getattr(e, "run_id", None)
-        seq = self.conn.execute(
-            insert(ce)
-            .values(
-                project_id=self.project_id,
-                client_id=e.id,
-                type=e.type,
-                dataset=e.dataset,
-                key=key,
-                client_ts=e.timestamp,
-                payload=e.model_dump_json(exclude_none=True),
-                created_at=self.now,
-            )
-            .returning(ce.c.seq)
-        ).scalar_one()
-        return int(seq)
+        ids = [e.id for e in events]
+        seen = set(
+            self.conn.execute(
+                select(ce.c.client_id).where(ce.c.project_id == self.project_id, ce.c.client_id.in_(ids))
+            ).scalars()
+        )
+        fresh: dict[str, CaptureEvent] = {}
+        for e in events:
+            if e.id in seen or e.id in fresh:
+                self.counts.duplicates += 1
+            else:
+                fresh[e.id] = e
+        if not fresh:
+            return []
+        rows = [
+            {
+                "project_id": self.project_id,
+                "client_id": e.id,
+                "type": e.type,
+                "dataset": e.dataset,
+                "key": getattr(e, "session_id", None) or getattr(e, "run_id", None),
+                "client_ts": e.timestamp,
+                "payload": e.model_dump_json(exclude_none=True),
+                "created_at": self.now,
+            }
+            for e in fresh.values()
+        ]
+        inserted = self.conn.execute(insert(ce).returning(ce.c.seq, ce.c.client_id), rows).all()
+        self.counts.accepted += len(inserted)
+        seqs = {client_id: int(seq) for seq, client_id in inserted}
+        return sorted(((seqs[cid], e) for cid, e in fresh.items()), key=lambda x: x[0])
 
     def _link(self, seq: int, record_id: str) -> None:
         ce = t.capture_events
         self.conn.execute(update(ce).where(ce.c.seq == seq).values(record_id=record_id))
 
-    def _events(self, type_: str, key: str) -> list[tuple[int, Any, str | None]]:
-        """(seq, event, record_id) of one session's turns or one run's steps, in client order."""
+    def _rows(self, type_: str, key: str) -> list[tuple[int, dict[str, Any], str | None]]:
+        """(seq, payload, record_id) of one session's turns or one run's steps, in client order.
+
+        Payloads were validated when they arrived, so they are read back as plain dicts."""
+        if type_ in ("turn", "feedback") and key in self._by_session:
+            return self._by_session[key][type_]
         ce = t.capture_events
         query = select(ce.c.seq, ce.c.payload, ce.c.record_id, ce.c.client_ts).where(
             ce.c.project_id == self.project_id, ce.c.type == type_, ce.c.key == key
         )
-        rows = list(self.conn.execute(query).all())
-        # Client timestamps order events that retries may have delivered out of order.
-        rows.sort(key=lambda r: (r.client_ts if r.client_ts is not None else float("inf"), r.seq))
-        return [(r.seq, _EVENT.validate_json(r.payload), r.record_id) for r in rows]
+        return _ordered(self.conn.execute(query).all())
+
+    def _rows_for(self, sessions: list[str]) -> dict[str, dict[str, list[tuple[int, dict[str, Any], str | None]]]]:
+        ce = t.capture_events
+        out: dict[str, dict[str, list[Any]]] = {sid: {"turn": [], "feedback": []} for sid in sessions}
+        if not sessions:
+            return out
+        query = select(ce.c.seq, ce.c.payload, ce.c.record_id, ce.c.client_ts, ce.c.type, ce.c.key).where(
+            ce.c.project_id == self.project_id, ce.c.type.in_(("turn", "feedback")), ce.c.key.in_(sessions)
+        )
+        grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for row in self.conn.execute(query):
+            grouped[(row.key, row.type)].append(row)
+        for (key, type_), rows in grouped.items():
+            out[key][type_] = _ordered(rows)
+        return out
 
     # -- records --------------------------------------------------------------------------
 
-    def _add(self, content: dict[str, Any], e: Any, responses: Sequence[Response] = (), **meta: Any) -> str | None:
+    def _add(
+        self,
+        content: dict[str, Any],
+        client_id: str,
+        metadata: dict[str, Any],
+        responses: Sequence[Response] = (),
+        **meta: Any,
+    ) -> str | None:
         try:
             record = Record.model_validate(
                 {
                     "content": content,
-                    "metadata": {**e.metadata, **{k: v for k, v in meta.items() if v is not None}},
-                    "source": Source(endpoint="capture", client_id=e.id, model=meta.get("model")),
+                    "metadata": {**metadata, **{k: v for k, v in meta.items() if v is not None}},
+                    "source": Source(endpoint="capture", client_id=client_id, model=meta.get("model")),
                 }
             )
         except ValidationError as err:
             # Kept as an event (nothing is lost); a later event may complete it (e.g. a missing turn).
-            log.warning("capture event %s: no record yet: %s", e.id, err.errors()[0]["msg"])
+            log.debug("capture event %s: no record yet: %s", client_id, err.errors()[0]["msg"])
             return None
-        rid = self.w.add(record, responses)
-        self.w.flush()
-        return rid
+        return self.w.add(record, responses)
 
-    def _history(self, session_id: str, upto_seq: int | None = None) -> list[tuple[int, TurnEvent]]:
-        turns = [(seq, ev) for seq, ev, _ in self._events("turn", session_id)]
-        if upto_seq is not None:
-            cut = next((i for i, (seq, _) in enumerate(turns) if seq == upto_seq), None)
-            turns = turns[: cut + 1] if cut is not None else turns
-        return turns
-
-    def _session(self, session_id: str) -> None:
-        turns = self._history(session_id)
-        previous = next((rid for _, _, rid in reversed(self._events("turn", session_id)) if rid), None)
+    def _session(self, session_id: str) -> str | None:
+        """Rebuild the session's record; the id of the version it supersedes, if any."""
+        turns = self._rows("turn", session_id)
+        if not turns:
+            return None
+        previous = next((rid for _, _, rid in reversed(turns) if rid), None)
         last = turns[-1][1]
-        messages = [ev.message.model_dump(mode="json", exclude_none=True) for _, ev in turns]
         rid = self._add(
-            {"kind": "conversation", "messages": messages},
-            last,
+            {"kind": "conversation", "messages": [p["message"] for _, p, _ in turns]},
+            last["id"],
+            last.get("metadata", {}),
             session_id=session_id,
-            model=last.model,
-            params=last.params,
+            model=last.get("model"),
+            params=last.get("params"),
         )
         if rid is None:
-            return
-        for seq, _ in turns:
-            self._link(seq, rid)
-        if previous and previous != rid:
-            self._drop_if_unused(previous)
+            return None
+        ce = t.capture_events
+        self.conn.execute(
+            update(ce)
+            .where(ce.c.project_id == self.project_id, ce.c.type == "turn", ce.c.key == session_id)
+            .values(record_id=rid)
+        )
+        # Feedback that arrived before the turn it rates (a retry can reorder) is applied now.
+        for seq, payload, linked in self._rows("feedback", session_id):
+            if linked is None and seq not in self._done:
+                self._feedback(seq, FeedbackEvent.model_validate(payload), turns)
+        return previous if previous and previous != rid else None
 
     def _drop_if_unused(self, record_id: str) -> None:
         """Delete a superseded session record unless a response or a version holds on to it."""
         r = t.records
-        used = select(r.c.seq).where(
-            r.c.id == record_id,
-            exists().where(t.responses.c.record_id == record_id)
-            | exists().where(and_(t.version_records.c.record_seq == r.c.seq)),
-        )
-        if self.conn.execute(used).first() is None:
-            self.conn.execute(delete(t.suggestions).where(t.suggestions.c.record_id == record_id))
-            self.conn.execute(delete(r).where(r.c.id == record_id))
+        self.conn.execute(
+            delete(r).where(
+                r.c.id == record_id,
+                ~exists().where(t.responses.c.record_id == record_id),
+                ~exists().where(t.version_records.c.record_seq == r.c.seq),
+            )
+        )  # suggestions go with it (ON DELETE CASCADE)
 
     def _preference(self, seq: int, e: PreferenceEvent) -> None:
-        prompt = e.prompt
-        if prompt is None and e.session_id:
-            prompt = [ev.message for _, ev in self._history(e.session_id)]
-        content = {
-            "kind": "comparison",
-            "prompt": [m.model_dump(mode="json", exclude_none=True) for m in prompt or []],
-            "candidates": [c.model_dump(mode="json", exclude_none=True) for c in e.candidates],
-        }
         if e.chosen not in {c.id for c in e.candidates}:
             raise DataError(
                 f"event {e.id}: chosen {e.chosen!r} is not one of the candidates",
                 [ErrorDetail("unknown_candidate", ("chosen",), "expected a candidate id", e.chosen)],
             )
+        if e.prompt is not None:
+            prompt = [m.model_dump(mode="json", exclude_none=True) for m in e.prompt]
+        else:
+            prompt = [p["message"] for _, p, _ in self._rows("turn", e.session_id)] if e.session_id else []
+        content = {
+            "kind": "comparison",
+            "prompt": prompt,
+            "candidates": [c.model_dump(mode="json", exclude_none=True) for c in e.candidates],
+        }
         answer = {"preferred": {"choice": e.chosen, "rationale": e.reason}}
-        rid = self._add(content, e, [Response(user=_user(e.user), answers=answer)], session_id=e.session_id)
+        responses = [Response(user=_user(e.user), answers=answer)]
+        rid = self._add(content, e.id, e.metadata, responses, session_id=e.session_id)
         if rid:
             self._link(seq, rid)
 
-    def _feedback(self, seq: int, e: FeedbackEvent) -> None:
-        turns = self._history(e.session_id)
+    def _feedback(
+        self, seq: int, e: FeedbackEvent, turns: list[tuple[int, dict[str, Any], str | None]] | None = None
+    ) -> None:
+        self._done.add(seq)
+        turns = self._rows("turn", e.session_id) if turns is None else turns
         target = None
-        for tseq, ev in turns:
-            if ev.message.role == "assistant" and (e.turn_id is None or ev.id == e.turn_id):
-                target = tseq
+        for i, (_, p, _) in enumerate(turns):
+            if p["message"]["role"] == "assistant" and (e.turn_id is None or p["id"] == e.turn_id):
+                target = i
         if target is None:
-            log.warning("feedback %s: session %s has no such assistant turn yet", e.id, e.session_id)
+            log.debug("feedback %s: session %s has no such assistant turn yet", e.id, e.session_id)
             return
-        upto = self._history(e.session_id, target)
         answers: dict[str, Any] = dict(e.ratings)
         if e.thumbs:
             answers["feedback"] = {"choice": e.thumbs, "rationale": e.comment}
         if not answers:
             return
-        messages = [ev.message.model_dump(mode="json", exclude_none=True) for _, ev in upto]
         rid = self._add(
-            {"kind": "conversation", "messages": messages},
-            e,
+            {"kind": "conversation", "messages": [p["message"] for _, p, _ in turns[: target + 1]]},
+            e.id,
+            e.metadata,
             [Response(user=_user(e.user), answers=answers)],
             session_id=e.session_id,
         )
@@ -313,12 +358,12 @@ class _Batch:
             content["tools"] = e.tools
         if e.failure:
             content["failure"] = e.failure.model_dump(mode="json", exclude_none=True)
-        rid = self._add(content, e, run_id=e.run_id, model=e.model)
+        rid = self._add(content, e.id, e.metadata, run_id=e.run_id, model=e.model)
         if rid:
             self._link(seq, rid)
 
     def _agent_end(self, seq: int, e: AgentEndEvent) -> None:
-        steps_ev = [ev for _, ev, _ in self._events("agent_step", e.run_id)]
+        steps_ev = [AgentStepEvent.model_validate(p) for _, p, _ in self._rows("agent_step", e.run_id)]
         steps_ev.sort(key=lambda s: s.index if s.index is not None else 1 << 30)
         task = e.task or next((s.task for s in steps_ev if s.task), None)
         if task is None:
@@ -339,6 +384,12 @@ class _Batch:
             metadata=e.metadata,
         )
         self._agent_run(seq, run)
+
+
+def _ordered(rows: Sequence[Any]) -> list[tuple[int, dict[str, Any], str | None]]:
+    # Client timestamps order events that retries may have delivered out of order.
+    ordered = sorted(rows, key=lambda r: (r.client_ts if r.client_ts is not None else float("inf"), r.seq))
+    return [(r.seq, orjson.loads(r.payload), r.record_id) for r in ordered]
 
 
 def _dump(task: str | list[Message]) -> Any:

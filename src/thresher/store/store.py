@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,22 @@ from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, Integer, Select, String, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from thresher.errors import Conflict, DataError, ErrorDetail, NotFound
@@ -22,7 +38,9 @@ from thresher.store.accounts import Accounts
 from thresher.store.blobs import BlobStore
 from thresher.store.capture import Capture
 from thresher.store.engine import make_engine, resolve_url, upgrade
+from thresher.store.jobs import Jobs
 from thresher.store.rows import READ_COLUMNS, RecordRow, dumps, response_from_row, response_id
+from thresher.store.webhooks import Webhooks
 from thresher.store.writer import RecordWriter
 
 _QUESTIONS = TypeAdapter(list[Question])
@@ -30,6 +48,14 @@ _QUESTIONS = TypeAdapter(list[Question])
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class _Unset:
+    """The type of ``UNSET``: an argument left out (``None`` is a value: it clears the field)."""
+
+
+UNSET = _Unset()
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +66,10 @@ class RecordFilter:
     splits: Sequence[str] = ()
     task_types: Sequence[str] = ()
     exclude_kinds: Sequence[str] = ()
+    # (dotted path, value) pairs: the metadata value at the path, as text, equals the value
+    # (``("lang", "fr")``; numbers compare by their JSON text, booleans as ``true``/``false``).
+    metadata: Sequence[tuple[str, str]] = ()
+    text: str | None = None  # a substring of the content (case-insensitive for ASCII)
 
 
 @dataclass
@@ -59,6 +89,8 @@ class Store:
         self.engine = engine
         self.blobs = blobs
         self.accounts = Accounts(engine)
+        self.jobs = Jobs(engine)
+        self.webhooks = Webhooks(engine)
         self.capture = Capture(self)
 
     @classmethod
@@ -98,12 +130,30 @@ class Store:
         try:
             return self.get_project(name)
         except NotFound:
-            return self.create_project(name)
+            try:
+                return self.create_project(name)
+            except Conflict:  # created by a concurrent request meanwhile
+                return self.get_project(name)
 
     def list_projects(self) -> list[Project]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.projects).order_by(t.projects.c.name)).all()
         return [Project.model_validate(r._asdict()) for r in rows]
+
+    def update_project(self, project: Project, *, description: str | None) -> Project:
+        with self.engine.begin() as conn:
+            conn.execute(update(t.projects).where(t.projects.c.id == project.id).values(description=description))
+        return project.model_copy(update={"description": description})
+
+    def delete_project(self, project: Project) -> None:
+        """Delete a project with its datasets (records, responses, versions), members and API keys."""
+        with self.engine.begin() as conn:
+            ids = conn.execute(select(t.datasets.c.id).where(t.datasets.c.project_id == project.id)).scalars()
+            for dataset_id in list(ids):
+                _delete_dataset(conn, dataset_id)
+            conn.execute(t.memberships.delete().where(t.memberships.c.project_id == project.id))
+            conn.execute(t.api_keys.delete().where(t.api_keys.c.project_id == project.id))
+            conn.execute(t.projects.delete().where(t.projects.c.id == project.id))
 
     # -- datasets -------------------------------------------------------------------------
 
@@ -172,7 +222,10 @@ class Store:
         try:
             return self.get_dataset(project, name)
         except NotFound:
-            return self.create_dataset(project, name)
+            try:
+                return self.create_dataset(project, name)
+            except Conflict:  # created by a concurrent request meanwhile
+                return self.get_dataset(project, name)
 
     def list_datasets(self, project: str | None = None) -> list[Dataset]:
         q = self._dataset_query().order_by(t.projects.c.name, t.datasets.c.name)
@@ -181,38 +234,93 @@ class Store:
         with self.engine.connect() as conn:
             return [self._dataset_from_row(r) for r in conn.execute(q)]
 
+    def update_dataset(
+        self, dataset: Dataset, *, description: str | _Unset | None = UNSET, guidelines: str | _Unset | None = UNSET
+    ) -> Dataset:
+        """Change the description and/or the guidelines (an argument left out is left as it is)."""
+        values = {
+            k: v for k, v in (("description", description), ("guidelines", guidelines)) if not isinstance(v, _Unset)
+        }
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(t.datasets).where(t.datasets.c.id == dataset.id).values(**values))
+        return dataset.model_copy(update=values)
+
     def delete_dataset(self, dataset: Dataset) -> None:
         """Delete a dataset with its records, responses, versions and import log."""
+        assert dataset.id is not None
         with self.engine.begin() as conn:
-            seqs = select(t.records.c.seq).where(t.records.c.dataset_id == dataset.id)
-            ids = select(t.records.c.id).where(t.records.c.dataset_id == dataset.id)
-            versions = select(t.dataset_versions.c.id).where(t.dataset_versions.c.dataset_id == dataset.id)
-            conn.execute(t.version_records.delete().where(t.version_records.c.record_seq.in_(seqs)))
-            conn.execute(t.version_responses.delete().where(t.version_responses.c.version_id.in_(versions)))
-            conn.execute(t.responses.delete().where(t.responses.c.record_id.in_(ids)))
-            conn.execute(t.suggestions.delete().where(t.suggestions.c.record_id.in_(ids)))
-            for table in (t.records, t.dataset_versions, t.imports):
-                conn.execute(table.delete().where(table.c.dataset_id == dataset.id))
-            conn.execute(t.datasets.delete().where(t.datasets.c.id == dataset.id))
+            _delete_dataset(conn, dataset.id)
 
     def add_questions(self, dataset: Dataset, questions: Sequence[Question]) -> Dataset:
         """Add questions by name; one already there must be identical, or it is a conflict."""
-        current = {q.name: q for q in dataset.questions}
-        merged = list(dataset.questions)
-        for q in questions:
-            if q.name in current:
-                if current[q.name] != q:
-                    raise Conflict(f"question {q.name!r} already exists on {dataset.name} with other settings")
-                continue
-            merged.append(q)
-        if len(merged) != len(dataset.questions):
-            with self.engine.begin() as conn:
+        with self.engine.begin() as conn:
+            # Read and write in one transaction, the row locked, so concurrent adds don't lose each other.
+            raw = conn.execute(
+                select(t.datasets.c.questions).where(t.datasets.c.id == dataset.id).with_for_update()
+            ).scalar_one()
+            existing = _QUESTIONS.validate_json(raw)
+            current = {q.name: q for q in existing}
+            merged = list(existing)
+            for q in questions:
+                if q.name in current:
+                    if current[q.name] != q:
+                        raise Conflict(f"question {q.name!r} already exists on {dataset.name} with other settings")
+                    continue
+                merged.append(q)
+                current[q.name] = q
+            if len(merged) != len(existing):
                 conn.execute(
                     update(t.datasets)
                     .where(t.datasets.c.id == dataset.id)
                     .values(questions=_QUESTIONS.dump_json(merged).decode())
                 )
         return dataset.model_copy(update={"questions": merged})
+
+    def add_question(self, dataset: Dataset, question: Question) -> Dataset:
+        """Add one question; a question of that name already there is a conflict."""
+
+        def edit(questions: list[Question]) -> list[Question]:
+            if any(q.name == question.name for q in questions):
+                raise Conflict(f"dataset {dataset.name} already has a question named {question.name!r}")
+            return [*questions, question]
+
+        return self._edit_questions(dataset, edit)
+
+    def replace_question(self, dataset: Dataset, name: str, question: Question) -> Dataset:
+        """Replace the question ``name`` in place (its position kept); the new one may be renamed."""
+
+        def edit(questions: list[Question]) -> list[Question]:
+            if not any(q.name == name for q in questions):
+                raise NotFound(f"dataset {dataset.name} has no question named {name!r}")
+            if question.name != name and any(q.name == question.name for q in questions):
+                raise Conflict(f"dataset {dataset.name} already has a question named {question.name!r}")
+            return [question if q.name == name else q for q in questions]
+
+        return self._edit_questions(dataset, edit)
+
+    def delete_question(self, dataset: Dataset, name: str) -> Dataset:
+        """Remove the question ``name`` (answers already given to it stay in the responses)."""
+
+        def edit(questions: list[Question]) -> list[Question]:
+            if not any(q.name == name for q in questions):
+                raise NotFound(f"dataset {dataset.name} has no question named {name!r}")
+            return [q for q in questions if q.name != name]
+
+        return self._edit_questions(dataset, edit)
+
+    def _edit_questions(self, dataset: Dataset, edit: Callable[[list[Question]], list[Question]]) -> Dataset:
+        """Read, edit and write the questions in one transaction (the row locked on PostgreSQL)."""
+        d = t.datasets
+        with self.engine.begin() as conn:
+            raw = conn.execute(select(d.c.questions).where(d.c.id == dataset.id).with_for_update()).scalar_one_or_none()
+            if raw is None:
+                raise NotFound(f"no dataset {dataset.project}/{dataset.name}")
+            questions = edit(_QUESTIONS.validate_json(raw))
+            conn.execute(
+                update(d).where(d.c.id == dataset.id).values(questions=_QUESTIONS.dump_json(questions).decode())
+            )
+        return dataset.model_copy(update={"questions": questions})
 
     # -- records --------------------------------------------------------------------------
 
@@ -254,7 +362,31 @@ class Store:
             q = q.where(r.c.split.in_(flt.splits))
         if flt.task_types:
             q = q.where(r.c.task_type.in_(flt.task_types))
+        for path, value in flt.metadata:
+            q = q.where(self._json_text(r.c.metadata, path) == literal(value, String))
+        if flt.text:
+            pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            if self.backend == "postgresql":
+                q = q.where(cast(r.c.content, Text).ilike(pattern, escape="\\"))
+            else:
+                q = q.where(type_coerce(r.c.content, Text).like(pattern, escape="\\"))
         return q
+
+    def _json_text(self, column: Any, path: str) -> Any:
+        """The JSON value at the dotted ``path`` of ``column`` as text, alike on both backends."""
+        keys = path.split(".")
+        if not all(_KEY.fullmatch(k) for k in keys):
+            msg = "expected keys of letters, digits, '_' or '-' joined by '.'"
+            raise DataError(f"metadata path {path!r}: {msg}", [ErrorDetail("invalid_path", ("metadata", path), msg)])
+        if self.backend == "postgresql":
+            return func.jsonb_extract_path_text(column, *(literal(k, String) for k in keys), type_=String)
+        json_path = literal("$" + "".join(f'."{k}"' for k in keys), String)
+        kind = func.json_type(column, json_path)
+        return case(
+            (kind == "true", literal("true", String)),
+            (kind == "false", literal("false", String)),
+            else_=cast(func.json_extract(column, json_path), Text),
+        )
 
     def page_records(
         self,
@@ -304,6 +436,16 @@ class Store:
         if row is None:
             raise NotFound(f"no record {record_id!r}")
         return RecordRow(*row).to_record()
+
+    def get_dataset_record(self, dataset: Dataset, record_id: str) -> RecordRow:
+        """A record of this dataset by id (NotFound for a record of another dataset)."""
+        r = t.records
+        q = select(*(r.c[c] for c in READ_COLUMNS)).where(r.c.id == record_id, r.c.dataset_id == dataset.id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"dataset {dataset.name} has no record {record_id!r}")
+        return RecordRow(*row)
 
     def _dataset_of_record(self, record_id: str) -> Dataset:
         with self.engine.connect() as conn:
@@ -376,6 +518,15 @@ class Store:
                 if row.status == "submitted":
                     out.setdefault(row.record_id, []).append(response_from_row(row))
         return out
+
+    def list_responses(self, record_id: str, user: str | None = None) -> list[Response]:
+        """Every response to a record, drafts included (only ``user``'s when given), by user name."""
+        r = t.responses
+        q = select(r).where(r.c.record_id == record_id).order_by(r.c.user_name)
+        if user is not None:
+            q = q.where(r.c.user_name == user)
+        with self.engine.connect() as conn:
+            return [response_from_row(row) for row in conn.execute(q)]
 
     def save_suggestion(self, suggestion: Suggestion) -> Suggestion:
         assert suggestion.record_id is not None
@@ -526,6 +677,19 @@ class Store:
                 )
             out.responses = int(conn.execute(rq).scalar_one())
         return out
+
+
+def _delete_dataset(conn: Connection, dataset_id: int) -> None:
+    seqs = select(t.records.c.seq).where(t.records.c.dataset_id == dataset_id)
+    ids = select(t.records.c.id).where(t.records.c.dataset_id == dataset_id)
+    versions = select(t.dataset_versions.c.id).where(t.dataset_versions.c.dataset_id == dataset_id)
+    conn.execute(t.version_records.delete().where(t.version_records.c.record_seq.in_(seqs)))
+    conn.execute(t.version_responses.delete().where(t.version_responses.c.version_id.in_(versions)))
+    conn.execute(t.responses.delete().where(t.responses.c.record_id.in_(ids)))
+    conn.execute(t.suggestions.delete().where(t.suggestions.c.record_id.in_(ids)))
+    for table in (t.records, t.dataset_versions, t.imports):
+        conn.execute(table.delete().where(table.c.dataset_id == dataset_id))
+    conn.execute(t.datasets.delete().where(t.datasets.c.id == dataset_id))
 
 
 def _raw(col: Any) -> Any:
