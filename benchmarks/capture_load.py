@@ -1,0 +1,218 @@
+"""Capture under load: 32 SDK clients, a live server killed (SIGKILL) and restarted twice.
+
+    .venv/bin/python benchmarks/capture_load.py                  # 100,000 events, SQLite then PostgreSQL
+    .venv/bin/python benchmarks/capture_load.py --events 20000 --only sqlite
+
+Prints events/s, p50 and p99 request latency (requests that overlapped a restart are left
+out of the percentiles and counted apart), and checks that exactly the sent events are stored:
+none lost, none twice. Goal: >= 2,000 events/s on SQLite, p99 < 100 ms outside the restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from thresher.cli._context import write_home
+from thresher.sdk import Client
+from thresher.store import Store
+
+CLIENTS = 32
+GOAL_RATE, GOAL_P99_MS = 2000.0, 100.0
+THRESHER = str(Path(sys.executable).with_name("thresher"))
+
+
+class TimedTransport(httpx.HTTPTransport):
+    """Records (start, seconds, ok) of each capture request the SDK makes."""
+
+    def __init__(self, log: list[tuple[float, float, bool]]) -> None:
+        super().__init__()
+        self.log = log
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        start = time.monotonic()
+        try:
+            response = super().handle_request(request)
+        except httpx.TransportError:
+            self.log.append((start, time.monotonic() - start, False))
+            raise
+        if request.url.path.endswith("/capture"):
+            self.log.append((start, time.monotonic() - start, response.status_code == 200))
+        return response
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``thresher serve`` in its own process, so a SIGKILL is a real crash."""
+
+    def __init__(self, home: Path, port: int, db: str | None) -> None:
+        self.home, self.port, self.db = home, port, db
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        cmd = [THRESHER, "serve", "--home", str(self.home), "--port", str(self.port)]
+        if self.db:
+            cmd += ["--db", self.db]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/api/v1/openapi.json", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+def events_for(client: Client, n: int, rng: random.Random, worker: int) -> None:
+    """A realistic mix: chat turns (60%), feedback (20%), preferences (10%), agent runs (10%)."""
+    sessions = [f"w{worker}-s{i}" for i in range(40)]
+    for i in range(n):
+        sid = rng.choice(sessions)
+        k = rng.random()
+        if k < 0.6:
+            role = "user" if i % 2 == 0 else "assistant"
+            client.turn(sid, role, f"Tell me about item {i}. " * rng.randrange(2, 12), model="m-7b")
+        elif k < 0.8:
+            client.feedback(sid, thumbs=rng.choice(["up", "down"]), comment="auto")
+        elif k < 0.9:
+            client.preference(["short answer", f"a longer answer {i}"], chosen=rng.randrange(2), reason="clearer")
+        else:
+            client.agent_run(
+                task=f"task {worker}-{i}",
+                steps=[{"type": "message", "content": "done"}],
+                outcome={"status": "success"},
+            )
+
+
+def run(backend: str, total: int, db: str | None) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix=f"capture-load-{backend}-"))
+    write_home(home, "load", db)
+    store = Store.open(home, url=db)
+    project = store.create_project("load")
+    assert project.id is not None
+    _, secret = store.accounts.create_key(project.id, "app", "load")
+    port = free_port()
+    server = Server(home, port, db)
+    server.start()
+    log: list[tuple[float, float, bool]] = []
+    clients = [
+        Client(f"http://127.0.0.1:{port}", secret, transport=TimedTransport(log), max_queue=total)
+        for _ in range(CLIENTS)
+    ]
+    per = total // CLIENTS
+    outages: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def chaos() -> None:
+        for fraction in (0.33, 0.66):
+            while not done.is_set() and sum(c.sent for c in clients) < fraction * total:
+                time.sleep(0.05)
+            if done.is_set():
+                return
+            down = time.monotonic()
+            server.kill()
+            time.sleep(1.0)
+            server.start()
+            outages.append((down, time.monotonic() + 1.0))
+
+    killer = threading.Thread(target=chaos)
+    t0 = time.monotonic()
+    killer.start()
+    threads = [threading.Thread(target=events_for, args=(c, per, random.Random(w), w)) for w, c in enumerate(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for c in clients:
+        c.flush(timeout=600)
+    elapsed = time.monotonic() - t0
+    done.set()
+    killer.join()
+    sent, dropped, failed = (sum(getattr(c, a) for c in clients) for a in ("sent", "dropped", "failed"))
+    for c in clients:
+        c.close()
+    server.stop()
+    stored = store.capture.event_counts(project.id)
+    store.close()
+
+    def in_outage(start: float) -> bool:
+        return any(a - 1.0 <= start <= b for a, b in outages)
+
+    calm = sorted(d for s, d, ok in log if ok and not in_outage(s))
+    p50 = calm[len(calm) // 2] * 1000 if calm else float("nan")
+    p99 = calm[int(len(calm) * 0.99)] * 1000 if calm else float("nan")
+    expected = per * CLIENTS
+    total_stored = sum(stored.values())
+    rate = expected / elapsed
+    ok = total_stored == expected and dropped == 0 and failed == 0
+    print(
+        f"{backend}: {expected:,} events from {CLIENTS} SDK clients in {elapsed:.1f} s = {rate:,.0f} events/s; "
+        f"request latency p50 {p50:.0f} ms, p99 {p99:.0f} ms outside the {len(outages)} restarts "
+        f"({len(log) - len(calm)} requests during restarts or failed); stored {total_stored:,} "
+        f"(sent {sent:,}, dropped {dropped}, failed {failed}) -> {'exactly once' if ok else 'MISMATCH'}",
+        flush=True,
+    )
+    if backend == "sqlite":
+        verdict = "ok" if rate >= GOAL_RATE and p99 < GOAL_P99_MS else "BELOW GOAL"
+        print(f"  goal: >= {GOAL_RATE:,.0f} events/s and p99 < {GOAL_P99_MS:.0f} ms: {verdict}", flush=True)
+    return {"rate": rate, "p50_ms": p50, "p99_ms": p99, "stored": total_stored, "expected": expected, "ok": ok}
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    from _postgres import PostgresServer
+
+    with PostgresServer() as pg:
+        yield pg.new_database()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--only", default="sqlite,postgres")
+    args = parser.parse_args()
+    phases = set(args.only.split(","))
+    results = []
+    if "sqlite" in phases:
+        results.append(run("sqlite", args.events, None))
+    if "postgres" in phases:
+        with postgres() as url:
+            results.append(run("postgres", args.events, url))
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
