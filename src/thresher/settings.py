@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = True  # browsers send Secure cookies over https and to http://localhost
     max_body_bytes: int = 32 * 1024 * 1024
     login_attempts_per_minute: int = 10
+    webhook_retry_seconds: float = 2.0  # first retry of a failed webhook delivery; doubles each time
 
 
 def find_home(start: Path | None = None) -> Path | None:

@@ -138,3 +138,13 @@ def test_app_keys_capture_but_cannot_read(app_key: tuple[TestClient, str, Store]
     assert client.get("/api/v1/auth/me").json()["role"] == "app"
     send(client, [turn("t1", "user", "hi", 1.0)])
     assert client.get("/api/v1/projects/shop/datasets").status_code in (403, 404, 405)
+
+
+def test_two_sessions_that_said_the_same_thing_share_a_record_safely(app_key: tuple[TestClient, str, Store]) -> None:
+    client, _, store = app_key
+    for sid in ("a", "b"):  # identical content: one record, two sessions pointing at it
+        send(client, [turn(f"{sid}1", "user", "Hi", 1.0, sid), turn(f"{sid}2", "assistant", "Hello!", 2.0, sid)])
+    assert len(records(store, "conversation")) == 1
+    send(client, [turn("b3", "user", "Bye", 3.0, "b")])  # session b moves on
+    texts = sorted(tuple(m.text() for m in c.content.messages) for c in records(store, "conversation"))
+    assert texts == [("Hi", "Hello!"), ("Hi", "Hello!", "Bye")]  # session a keeps its conversation

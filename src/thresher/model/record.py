@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -117,4 +118,12 @@ def content_hash(content: BaseModel) -> str:
 
 
 def hash_dump(dump: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(normalize(dump), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(json_bytes(normalize(dump), sort_keys=True)).hexdigest()
+
+
+def json_bytes(value: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact JSON. orjson, except for integers beyond 64 bits, which only the json module writes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":")).encode()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -11,8 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thresher._version import __version__
 from thresher.errors import TooLarge
-from thresher.server import errors, routers
+from thresher.server import errors, openapi, routers
 from thresher.server.errors import error_response
+from thresher.server.jobs import ExportRunner
+from thresher.server.webhooks import DeliveryWorker
 from thresher.settings import Settings
 from thresher.store import Store
 
@@ -48,6 +52,23 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+@asynccontextmanager
+async def _workers(app: FastAPI) -> AsyncIterator[None]:
+    """Background work lives as long as the app: export jobs and webhook deliveries, a thread each."""
+    store: Store = app.state.store
+    settings: Settings = app.state.settings
+    exports = ExportRunner.for_store(store, settings)
+    deliveries = DeliveryWorker(store, retry_seconds=settings.webhook_retry_seconds)
+    exports.start()
+    deliveries.start()
+    app.state.exports = exports
+    try:
+        yield
+    finally:
+        exports.stop()
+        deliveries.stop()
+
+
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
@@ -57,10 +78,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        lifespan=_workers,
     )
     app.state.store = store
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     api = APIRouter(prefix=API_PREFIX)
     for mod in pkgutil.iter_modules(routers.__path__):  # one module per resource, each with `router`
         module: Any = importlib.import_module(f"{routers.__name__}.{mod.name}")

@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, RootModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thresher.errors import (
     ConfigError,
@@ -57,19 +58,39 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
+class RequestErrorOut(BaseModel):
+    model_config = ConfigDict(extra="allow")  # FastAPI adds `input` and `ctx`
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class RequestErrorBody(BaseModel):
+    detail: list[RequestErrorOut]
+
+
+class Unprocessable(RootModel[RequestErrorBody | ErrorBody]):
+    """A 422 is either the request failing its schema (FastAPI's shape) or a ``DataError`` (ours)."""
+
+
 # Documented on every route, so the OpenAPI spec says what a client can get back.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": desc}
-    for code, desc in (
-        (400, "Bad option or setting"),
-        (401, "Not logged in, or no valid API key"),
-        (403, "The role does not allow this"),
-        (404, "No such object (or not visible to you)"),
-        (409, "Name taken, or not allowed in this state"),
-        (413, "Request body too large"),
-        (429, "Too many attempts"),
+    code: {"model": model, "description": desc}
+    for code, model, desc in (
+        (400, ErrorBody, "Bad option or setting"),
+        (401, ErrorBody, "Not logged in, or no valid API key"),
+        (403, ErrorBody, "The role does not allow this"),
+        (404, ErrorBody, "No such object (or not visible to you)"),
+        (409, ErrorBody, "Name taken, or not allowed in this state"),
+        (413, ErrorBody, "Request body too large"),
+        (422, Unprocessable, "Invalid request (`detail`) or invalid data (`error.details` name the fields)"),
+        (429, ErrorBody, "Too many attempts"),
     )
 }
+
+
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 def status_of(exc: ThresherError) -> int:
@@ -93,6 +114,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ThresherError)
     async def _thresher(_request: Request, exc: ThresherError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The framework's own errors (a body that is not JSON, an unknown path, a wrong method), in our shape.
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail), "details": []}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

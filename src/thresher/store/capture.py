@@ -289,13 +289,16 @@ class _Batch:
         return previous if previous and previous != rid else None
 
     def _drop_if_unused(self, record_id: str) -> None:
-        """Delete a superseded session record unless a response or a version holds on to it."""
-        r = t.records
+        """Delete a superseded session record unless something still holds on to it: a response,
+        a dataset version, or another event (records are shared by content, so another session
+        that said exactly the same things points at the same record)."""
+        r, ce = t.records, t.capture_events
         self.conn.execute(
             delete(r).where(
                 r.c.id == record_id,
                 ~exists().where(t.responses.c.record_id == record_id),
                 ~exists().where(t.version_records.c.record_seq == r.c.seq),
+                ~exists().where(ce.c.record_id == record_id),
             )
         )  # suggestions go with it (ON DELETE CASCADE)
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from thresher.errors import ConfigError, MissingExtra
+from thresher.errors import ConfigError, DataError, MissingExtra
 
 DB_FILE = "thresher.db"
 
@@ -38,6 +38,7 @@ def make_engine(url: str) -> Engine:
             raise MissingExtra("psycopg", "postgres") from None
         engine = create_engine(url, pool_pre_ping=True)
         event.listen(engine, "connect", _postgres_on_connect)
+        event.listen(engine, "handle_error", _postgres_on_error)
         return engine
     engine = create_engine(url)
     event.listen(engine, "connect", _sqlite_on_connect)
@@ -61,6 +62,30 @@ def _postgres_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
     dbapi_conn.adapters.register_loader("jsonb", TextLoader)
     dbapi_conn.adapters.register_loader("json", TextLoader)
+
+
+# PostgreSQL cannot store NUL in text nor \u0000 in JSONB (SQLite can): psycopg refuses the first
+# before sending (a DataError without SQLSTATE), the server the second (22P05, or 22021).
+_UNSTORABLE_TEXT = {"22P05", "22021"}
+
+
+def unstorable_text(exc: BaseException) -> DataError | None:
+    """The input error behind a PostgreSQL driver error about text it cannot store, else None."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - only PostgreSQL engines call this
+        return None
+    if not isinstance(exc, psycopg.DataError):
+        return None
+    if getattr(exc, "sqlstate", None) in _UNSTORABLE_TEXT or "NUL" in str(exc):
+        return DataError("text may not contain NUL (\\u0000) characters: PostgreSQL cannot store them")
+    return None
+
+
+def _postgres_on_error(context: Any) -> None:
+    translated = unstorable_text(context.original_exception)
+    if translated is not None:
+        raise translated
 
 
 def upgrade(engine: Engine) -> None:

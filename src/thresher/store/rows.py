@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from thresher.model import Record, Response, Source
+from thresher.model.record import json_bytes
 
 
 def record_id(dataset_id: int, content_hash: str) -> str:
@@ -22,7 +23,7 @@ def response_id(record_id: str, user: str) -> str:
 
 
 def dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return json_bytes(value).decode()
 
 
 def record_values(record: Record, dataset_id: int, import_id: str | None, now: datetime) -> tuple[Any, ...]:

@@ -6,9 +6,9 @@ through (import) and write stored text straight out (export) without a parse/dum
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from thresher.model.record import json_bytes
 
 metadata = MetaData(
     naming_convention={
@@ -55,10 +57,11 @@ class JSONText(TypeDecorator[str]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if dialect.name == "postgresql":
             # The JSONB impl serializes what it gets: hand it the value, not its JSON text.
-            return orjson.loads(value) if isinstance(value, str) else value
+            # json, not orjson: orjson reads integers beyond 64 bits as floats.
+            return json.loads(value) if isinstance(value, str) else value
         if value is None or isinstance(value, str):
             return value
-        return orjson.dumps(value).decode()
+        return json_bytes(value).decode()
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> None:
         # Both drivers already hand back text (SQLite TEXT; JSONB through the text loader that
@@ -252,4 +255,61 @@ capture_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("project_id", "client_id", name="uq_capture_events_project_client"),
     Index("ix_capture_events_key", "project_id", "type", "key", "seq"),
+)
+
+# -- background jobs and webhooks (server) ------------------------------------------------------
+
+# Background jobs (exports): their state lives here, so progress survives a page reload and a
+# restart. `progress` counts records done out of `total`; `result` is the finished file's path.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="SET NULL")),  # the job outlives it
+    Column("kind", String(16), nullable=False),  # "export"
+    Column("status", String(16), nullable=False),  # queued, running, done, failed, cancelled
+    Column("params", JSONText, nullable=False),
+    Column("progress", BigInteger, nullable=False),
+    Column("total", BigInteger),
+    Column("result", Text),
+    Column("error", Text),
+    Column("created_by", String(128)),  # who asked: a user name or "key:<name>"
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_project_created", "project_id", "created_at"),
+    Index("ix_jobs_status_created", "status", "created_at"),  # the runner's queue
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    # Stored as given, not hashed: it is the HMAC key that signs every payload, so the server must
+    # be able to read it back (unlike API keys, which it only has to recognize).
+    Column("secret", String(256), nullable=False),
+    Column("events", JSONText, nullable=False),  # list of event types
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per (event, webhook): the outbox the delivery worker drains, and the delivery log.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("webhook_id", String(32), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("payload", JSONText, nullable=False),  # the whole body sent
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_status", Integer),  # the receiver's HTTP status
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "created_at"),
 )

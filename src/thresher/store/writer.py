@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert
 
 from thresher.model import Record, Response
+from thresher.store.engine import unstorable_text
 from thresher.store.rows import RECORD_COLUMNS, dumps, record_id, record_values, response_id
 from thresher.store.tables import imports
 
@@ -103,9 +104,15 @@ class RecordWriter:
         assert self._conn is not None
         raw: Any = self._conn.connection.driver_connection
         with raw.cursor() as cur:
-            with cur.copy(f"COPY _thresher_stage ({_COLS}) FROM STDIN") as copy:
-                for row in self._records:
-                    copy.write_row(row)
+            try:
+                with cur.copy(f"COPY _thresher_stage ({_COLS}) FROM STDIN") as copy:
+                    for row in self._records:
+                        copy.write_row(row)
+            except Exception as e:  # the raw driver's COPY: translate what the engine's hook would
+                translated = unstorable_text(e)
+                if translated is None:
+                    raise
+                raise translated from None
             cur.execute(
                 f"INSERT INTO records ({_COLS}) SELECT {_COLS} FROM _thresher_stage ORDER BY ord "
                 "ON CONFLICT (dataset_id, content_hash) DO NOTHING"
