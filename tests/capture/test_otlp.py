@@ -141,3 +141,11 @@ def test_garbage_is_a_422_and_a_wrong_key_a_401(live: tuple[str, str, Store]) ->
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "data_error"
     assert httpx.post(url, content=b"", headers={"Authorization": "Bearer thr_nope"}).status_code == 401
+
+
+def test_json_of_the_wrong_shape_is_a_422(live: tuple[str, str, Store]) -> None:
+    url, secret, _ = live
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    for body in ('{"resourceSpans": [1]}', '{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": 5}]}]}]}', "[]"):
+        r = httpx.post(url, content=body, headers=headers)
+        assert r.status_code == 422, (body, r.text)

@@ -41,7 +41,11 @@ def parse_request(body: bytes, content_type: str) -> list[Span]:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise DataError("OTLP/JSON body is not JSON", [ErrorDetail("invalid_json", ("body",), str(e))]) from None
-        return _spans(data, ids_hex=True)
+        try:
+            return _spans(data, ids_hex=True)
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            detail = ErrorDetail("invalid_otlp", ("body",), f"{type(e).__name__}: {e}")
+            raise DataError("OTLP/JSON body is not an ExportTraceServiceRequest", [detail]) from None
     from google.protobuf.json_format import MessageToDict
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest

@@ -182,9 +182,9 @@ def import_records(
             f"unknown format {fmt!r}", [ErrorDetail("unknown_format", ("format",), f"expected one of: {known}", fmt)]
         )
     name = _upload_name(file.filename)
-    box = container_for(Path(name))  # an unknown extension fails here, before anything is copied
     with tempfile.TemporaryDirectory(prefix="thresher-upload-") as tmp:
         path = Path(tmp) / name
+        box = container_for(path)  # by extension: an unknown one fails here, before anything is copied
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, 1 << 20)  # the upload is spooled to disk; copy it in chunks
         result = import_file(store, ds, path, fmt=fmt, container=box.name, split=split, task_type=task_type)
