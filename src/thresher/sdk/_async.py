@@ -22,7 +22,7 @@ import httpx
 from thresher.errors import ThresherError
 from thresher.sdk import _http
 from thresher.sdk._capture import CaptureAPI
-from thresher.sdk._client import Client, Counters, Outcome, batch_body, check_options
+from thresher.sdk._client import Client, CountedQueue, Counters, Outcome, batch_body, check_options
 
 log = logging.getLogger("thresher.sdk")
 
@@ -34,7 +34,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-class AsyncClient(CaptureAPI):
+class AsyncClient(CountedQueue, CaptureAPI):
     """Like :class:`Client`, for asyncio: ``async with AsyncClient(url, key) as client: ...``."""
 
     def __init__(
@@ -71,26 +71,6 @@ class AsyncClient(CaptureAPI):
         self._wake: asyncio.Event | None = None
         self._abort: asyncio.Event | None = None
         atexit.register(self._atexit)
-
-    @property
-    def sent(self) -> int:
-        """Events the server acknowledged (stored now, or already stored by an earlier try)."""
-        return self._counters.sent
-
-    @property
-    def failed(self) -> int:
-        """Events the server refused (a 4xx other than 429); the error is logged."""
-        return self._counters.failed
-
-    @property
-    def dropped(self) -> int:
-        """Events lost on this side: the queue was full, or the client closed before sending them."""
-        return self._counters.dropped
-
-    @property
-    def pending(self) -> int:
-        """Events queued or being sent."""
-        return self._pending
 
     # -- the queue ---------------------------------------------------------------------------
 

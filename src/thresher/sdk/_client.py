@@ -69,7 +69,34 @@ class Counters:
             log.warning("thresher: event dropped (%s); %d dropped so far", why, self.dropped)
 
 
-class Client(CaptureAPI):
+class CountedQueue:
+    """What both clients report about their queue: the counters, read-only."""
+
+    _counters: Counters
+    _pending: int
+
+    @property
+    def sent(self) -> int:
+        """Events the server acknowledged (stored now, or already stored by an earlier try)."""
+        return self._counters.sent
+
+    @property
+    def failed(self) -> int:
+        """Events the server refused (a 4xx other than 429); the error is logged."""
+        return self._counters.failed
+
+    @property
+    def dropped(self) -> int:
+        """Events lost on this side: the queue was full, or the client closed before sending them."""
+        return self._counters.dropped
+
+    @property
+    def pending(self) -> int:
+        """Events queued or being sent."""
+        return self._pending
+
+
+class Client(CountedQueue, CaptureAPI):
     """A Thresher client for one project (the API key's).
 
     ``Client(url, api_key)``; capture with :meth:`turn`, :meth:`preference`, :meth:`feedback`,
@@ -126,28 +153,6 @@ class Client(CaptureAPI):
             self._stop.set()
         if abort:
             self._abort.set()
-
-    # -- counters ----------------------------------------------------------------------------
-
-    @property
-    def sent(self) -> int:
-        """Events the server acknowledged (stored now, or already stored by an earlier try)."""
-        return self._counters.sent
-
-    @property
-    def failed(self) -> int:
-        """Events the server refused (a 4xx other than 429); the error is logged."""
-        return self._counters.failed
-
-    @property
-    def dropped(self) -> int:
-        """Events lost on this side: the queue was full, or the client closed before sending them."""
-        return self._counters.dropped
-
-    @property
-    def pending(self) -> int:
-        """Events queued or being sent."""
-        return self._pending
 
     # -- the queue ---------------------------------------------------------------------------
 
