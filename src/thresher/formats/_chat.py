@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -149,15 +150,13 @@ def message_dict(raw: Any, loc: Loc) -> dict[str, Any]:
 
 
 def parse_messages(raw: Any, loc: Loc, *, allow_empty: bool = False) -> list[Message]:
-    if not isinstance(raw, list):
-        raise RowError(f"expected a list of messages, got {type(raw).__name__}", loc, type="wrong_type")
-    if not raw and not allow_empty:
-        raise RowError("the conversation is empty: expected at least one message", loc, type="empty_conversation")
-    return [parse_message(m, (*loc, i)) for i, m in enumerate(raw)]
+    """Validated messages; errors name ``loc`` and the message's index and field."""
+    dicts = message_dicts(raw, loc, allow_empty=allow_empty)
+    return [validated(partial(Message.model_validate, d), (*loc, i)) for i, d in enumerate(dicts)]
 
 
 def message_dicts(raw: Any, loc: Loc, *, allow_empty: bool = False) -> list[dict[str, Any]]:
-    """Like ``parse_messages`` but unvalidated dicts, for formats that validate through the record."""
+    """Messages in Thresher's shape, unvalidated: for formats that validate through the record."""
     if not isinstance(raw, list):
         raise RowError(f"expected a list of messages, got {type(raw).__name__}", loc, type="wrong_type")
     if not raw and not allow_empty:
