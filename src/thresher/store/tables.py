@@ -313,3 +313,9 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_webhook", "webhook_id", "created_at"),
 )
+
+# -- annotation (thresher.annotate): profiles, assignments and leases, reviews ------------------
+
+# -- curation (thresher.curate): pipeline runs, per-record decisions, clusters ------------------
+
+# -- evals (thresher.evals): suites, runs, results, response cache, stages, arena ----------------
