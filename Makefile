@@ -5,25 +5,37 @@ BIN    := $(VENV)/bin
 # As root (CI, containers) apt-get needs no sudo.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-dev postgres lint bench clean
+.PHONY: demo test install install-dev postgres web chromium lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+install: $(BIN)/python web
 	$(BIN)/pip install -q -e .
 
-install-dev: $(BIN)/python
+install-dev: $(BIN)/python web
 	$(BIN)/pip install -q -e '.[dev]'
+
+## web: build the browser app (web/, Vite + Svelte) into the package, where `thresher serve` finds it
+web:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+
+## chromium: Debian's Chromium, which the browser tests drive through Playwright
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; else \
+		echo "installing Chromium (Debian package chromium)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 ## demo: install, build a demo home with sample data of every kind, print stats, export every format
 demo: install
 	$(BIN)/thresher demo --out demo-out
 
 ## test: install what the tests need (PostgreSQL server included) and run them
-test: install-dev postgres
-	THRESHER_REQUIRE_POSTGRES=1 $(BIN)/pytest
+test: install-dev postgres chromium
+	cd web && npm test --silent
+	THRESHER_REQUIRE_POSTGRES=1 THRESHER_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 ## postgres: Debian's PostgreSQL server package; the tests start their own cluster on a unix socket
 postgres:
@@ -33,6 +45,7 @@ postgres:
 	fi
 
 lint: install-dev
+	cd web && npm run check --silent
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -41,4 +54,4 @@ bench: install-dev postgres
 	$(BIN)/python benchmarks/import_export.py
 
 clean:
-	rm -rf demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo-out test-artifacts .pytest_cache .mypy_cache .ruff_cache

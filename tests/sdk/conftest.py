@@ -8,7 +8,9 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from sdk_support import STARTED, Home, ServerProcess, make_home
+from sdk_support import Home, make_home
+
+from live_server import STARTED, ServerProcess
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

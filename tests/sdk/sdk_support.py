@@ -7,10 +7,7 @@ store, opening the same home."""
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,19 +15,11 @@ from typing import Any
 
 import httpx
 
+from live_server import THRESHER
 from thresher.model import Record, Response
 from thresher.store import Store
 
-THRESHER = str(Path(sys.executable).with_name("thresher"))
 PROJECT = "default"
-STARTED: list[subprocess.Popen[bytes]] = []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _cli(*args: str) -> str:
@@ -85,50 +74,6 @@ def make_home(path: Path) -> Home:
     finally:
         store.close()
     return Home(path, app, engineer)
-
-
-class ServerProcess:
-    """``thresher serve`` on a port of its own; ``kill`` is SIGKILL, ``start`` again reuses the port."""
-
-    def __init__(self, home: Path, port: int | None = None) -> None:
-        self.home = home
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = home / f"serve-{self.port}.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        cmd = [THRESHER, "serve", "--home", str(self.home), "--port", str(self.port), "--insecure-cookies"]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        STARTED.append(self.proc)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"thresher serve exited ({self.proc.returncode}):\n{self.log.read_text()}")
-            try:
-                httpx.get(f"{self.url}/api/v1/auth/me", timeout=1.0)  # any answer (401) means it is up
-                return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"thresher serve did not answer within {timeout}s:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 # -- a transport that injects faults (the client is real; the network misbehaves) ---------------

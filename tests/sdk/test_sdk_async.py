@@ -8,8 +8,9 @@ import uuid
 
 import httpx
 import pytest
-from sdk_support import AsyncFaultTransport, Faults, Home, ServerProcess, by_meta, error_response, free_port
+from sdk_support import AsyncFaultTransport, Faults, Home, by_meta, error_response
 
+from live_server import ServerProcess, free_port
 from thresher import DataError
 from thresher.model import AgentRunContent, ComparisonContent, ConversationContent
 from thresher.sdk import AsyncClient, current_run

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sdk_support import Home, ServerProcess, by_meta
+from sdk_support import Home, by_meta
 
+from live_server import ServerProcess
 from thresher import DataError
 from thresher.model import AgentRunContent, ComparisonContent, ConversationContent
 from thresher.sdk import Client, current_run

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sdk_support import Faults, FaultTransport, Home, ServerProcess, by_meta, error_response, free_port, make_home
+from sdk_support import Faults, FaultTransport, Home, by_meta, error_response, make_home
 
+from live_server import ServerProcess, free_port
 from thresher.model import AgentRunContent, ConversationContent
 from thresher.sdk import Client, _http
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sdk_support import Home, ServerProcess, free_port
+from sdk_support import Home
 
+from live_server import ServerProcess, free_port
 from thresher import ConfigError, DataError, Forbidden, NotFound, ThresherError, Unauthorized
 from thresher.model import ConversationContent, Record
 from thresher.sdk import Client

@@ -13,8 +13,9 @@ from types import SimpleNamespace as NS
 from typing import Any
 
 import pytest
-from sdk_support import Home, ServerProcess, by_meta
+from sdk_support import Home, by_meta
 
+from live_server import ServerProcess
 from thresher.model import ConversationContent
 from thresher.sdk import AsyncClient, Client, wrap_openai
 

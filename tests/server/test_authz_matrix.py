@@ -163,8 +163,8 @@ def _routes(api: Api) -> list[tuple[str, str, str | None]]:
     for route in flatten(api.app.routes) if flatten else api.app.routes:
         if not isinstance(getattr(route, "original_route", route), APIRoute):
             continue  # the docs and the OpenAPI document
-        if route.path.startswith(f"{API}/auth/"):
-            continue
+        if route.path.startswith(f"{API}/auth/") or not route.path.startswith(f"{API}/"):
+            continue  # login itself, and the browser app's files (public: the app asks the API)
         action = (route.openapi_extra or {}).get("x-thresher-action")
         out.extend((method, route.path, action) for method in sorted(route.methods))
     assert out, "found no routes: has FastAPI changed how it stores them?"

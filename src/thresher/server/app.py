@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thresher._version import __version__
 from thresher.errors import TooLarge
-from thresher.server import errors, openapi, routers
+from thresher.server import errors, openapi, routers, webapp
 from thresher.server.errors import error_response
 from thresher.server.jobs import ExportRunner
 from thresher.server.webhooks import DeliveryWorker
@@ -89,5 +89,6 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         module: Any = importlib.import_module(f"{routers.__name__}.{mod.name}")
         api.include_router(module.router)
     app.include_router(api)
+    webapp.install(app, API_PREFIX)  # last: its catch-all route must not shadow the API
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
