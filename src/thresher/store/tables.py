@@ -319,3 +319,5 @@ webhook_deliveries = Table(
 # -- curation (thresher.curate): pipeline runs, per-record decisions, clusters ------------------
 
 # -- evals (thresher.evals): suites, runs, results, response cache, stages, arena ----------------
+
+# -- training (thresher.train): stages, training runs ---------------------------------------------
