@@ -148,3 +148,79 @@ def test_two_sessions_that_said_the_same_thing_share_a_record_safely(app_key: tu
     send(client, [turn("b3", "user", "Bye", 3.0, "b")])  # session b moves on
     texts = sorted(tuple(m.text() for m in c.content.messages) for c in records(store, "conversation"))
     assert texts == [("Hi", "Hello!"), ("Hi", "Hello!", "Bye")]  # session a keeps its conversation
+
+
+def test_a_session_grown_turn_by_turn_equals_the_same_session_sent_at_once(
+    app_key: tuple[TestClient, str, Store],
+) -> None:
+    """Turns appended to the stored record (the fast path) give the record a full rebuild gives."""
+    client, _, store = app_key
+    said = [("user", "Hi"), ("assistant", "Hello! How can I help?"), ("user", "Refund?"), ("assistant", "Sure.")]
+    for i, (role, text) in enumerate(said):  # one batch per turn: each appends to the last record
+        send(client, [turn(f"g{i}", role, text, float(i), session="grown")])
+    whole = [
+        {**turn(f"w{i}", role, text, float(i), session="whole"), "dataset": "other"}
+        for i, (role, text) in enumerate(said)
+    ]
+    send(client, whole)
+    (grown,) = records(store, "conversation")  # one record: the superseded versions went
+    other = store.get_dataset("shop", "other")
+    (at_once,) = [r.to_record() for b in store.iter_records(other) for r in b]
+    assert grown.content_hash == at_once.content_hash
+    assert [m.text() for m in grown.content.messages] == [text for _, text in said]
+
+
+def test_a_late_retry_of_an_earlier_turn_rebuilds_the_session_in_client_order(
+    app_key: tuple[TestClient, str, Store],
+) -> None:
+    client, _, store = app_key
+    send(client, [turn("t1", "user", "Hi", 1.0), turn("t3", "user", "Still there?", 3.0)])
+    send(client, [turn("t2", "assistant", "Hello!", 2.0)])  # lost once, retried after t3 arrived
+    send(client, [turn("t4", "assistant", "Yes.", 4.0)])
+    (conv,) = records(store, "conversation")
+    assert [m.text() for m in conv.content.messages] == ["Hi", "Hello!", "Still there?", "Yes."]
+
+
+def test_concurrent_requests_commit_together_and_a_bad_one_fails_alone(store: Store) -> None:
+    """Group commit: many threads at once; each gets its own counts, and one request that
+    cannot be applied fails without taking the others' events with it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from thresher.errors import DataError
+    from thresher.model import CaptureBatch
+
+    store.create_project("busy")
+
+    def batch(n: int) -> list[Any]:
+        events: list[dict[str, Any]] = [turn(f"c{n}-{i}", "user", f"msg {i}", float(i), f"s{n % 4}") for i in range(5)]
+        if n == 7:  # a pick of a candidate that was not offered: refused at apply time
+            events.append(
+                {
+                    "type": "preference",
+                    "id": "bad-pick",
+                    "prompt": [{"role": "user", "content": "q"}],
+                    "candidates": [
+                        {"id": "a", "messages": [{"role": "assistant", "content": "x"}]},
+                        {"id": "b", "messages": [{"role": "assistant", "content": "y"}]},
+                    ],
+                    "chosen": "c",
+                }
+            )
+        return CaptureBatch.model_validate({"events": events}).events
+
+    def send_batch(n: int) -> Any:
+        try:
+            return store.capture.apply("busy", batch(n))
+        except DataError as e:
+            return e
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(send_batch, range(32)))
+    assert isinstance(results[7], DataError) and "not one of the candidates" in str(results[7])
+    assert all(r.accepted == 5 and r.duplicates == 0 for i, r in enumerate(results) if i != 7)
+    project_id = store.get_project("busy").id
+    assert project_id is not None
+    assert store.capture.event_counts(project_id) == {"turn": 31 * 5}  # request 7 left nothing behind
+    # A retry of everything stores nothing twice.
+    again = [store.capture.apply("busy", batch(n)) for n in range(32) if n != 7]
+    assert all(r.accepted == 0 and r.duplicates == 5 for r in again)

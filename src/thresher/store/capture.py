@@ -12,6 +12,12 @@ same transaction, so an event is never stored without its record (or the other w
 - ``feedback``: the conversation up to the rated assistant turn, with thumbs as the
   ``feedback`` question (KTO-ready) and ratings as one rating question per dimension;
 - ``agent_run``, or ``agent_step``s closed by ``agent_end``: an ``agent_run`` record.
+
+Group commit: concurrent requests queue up; one thread at a time (the leader) takes every
+request waiting and applies them in one transaction, then hands over. A commit costs the same
+for one event as for a thousand, and SQLite has one writer anyway. If anything in a group
+fails, the group is rolled back and each request is retried alone, so one bad request fails
+only itself.
 """
 
 from __future__ import annotations
@@ -20,14 +26,13 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 
 from thresher.errors import DataError, ErrorDetail
 from thresher.model import (
@@ -71,16 +76,32 @@ def _user(user: str | None) -> str:
     return f"app:{user or 'anonymous'}"
 
 
+@dataclass
+class _Request:
+    """One call of ``apply``, waiting for a leader to commit it."""
+
+    project: str
+    events: list[CaptureEvent]
+    counts: CaptureCounts | None = None
+    error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.counts is not None or self.error is not None
+
+
+# A leader takes waiting requests up to this many events, so one commit never grows unbounded.
+GROUP_EVENTS = 5000
+
+
 class Capture:
     """Applies batches of capture events to a project's datasets."""
 
     def __init__(self, store: Any) -> None:
         self.store = store  # thresher.store.Store (typed loosely: store.py imports this module)
-        # SQLite has one writer at a time: queue capture transactions here rather than have
-        # server threads spin on the database's busy lock. PostgreSQL takes them concurrently.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if store.engine.dialect.name == "sqlite" else nullcontext()
-        )
+        self._cv = threading.Condition()
+        self._pending: list[_Request] = []
+        self._leading = False
 
     def event_counts(self, project_id: int) -> dict[str, int]:
         """Stored events by type (each client id once)."""
@@ -92,18 +113,75 @@ class Capture:
         return {str(r[0]): int(r[1]) for r in rows}
 
     def apply(self, project: str, events: Sequence[CaptureEvent]) -> CaptureCounts:
-        counts = CaptureCounts()
-        by_dataset: dict[str, list[CaptureEvent]] = defaultdict(list)
-        for e in events:
-            by_dataset[e.dataset].append(e)
-        # One transaction per dataset: a failure midway is safe, since a retried batch skips
-        # the events already stored and redoes only the rest.
-        for name, group in by_dataset.items():
-            dataset = self._dataset(project, name, group)
-            assert dataset.id is not None
-            with self._write_lock, self.store.writer(dataset) as writer:
-                _Batch(writer, dataset, counts).run(group)
-        return counts
+        """Store the events (each client id once) and their records; returns when committed."""
+        request = _Request(project, list(events))
+        with self._cv:
+            self._pending.append(request)
+            while self._leading and not request.done:
+                self._cv.wait()
+            if not request.done:  # no leader: lead, committing everything that waits
+                self._leading = True
+                group = self._take()
+        if not request.done:
+            try:
+                self._commit_group(group)
+            finally:
+                with self._cv:
+                    self._leading = False
+                    self._cv.notify_all()
+        if request.error is not None:
+            raise request.error
+        assert request.counts is not None
+        return request.counts
+
+    def _take(self) -> list[_Request]:
+        group: list[_Request] = []
+        size = 0
+        while self._pending and (not group or size + len(self._pending[0].events) <= GROUP_EVENTS):
+            group.append(self._pending.pop(0))
+            size += len(group[-1].events)
+        return group
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        try:
+            results = self._commit(group)
+        except Exception as e:
+            if len(group) == 1:
+                group[0].error = e
+                return
+            for request in group:  # find the bad request: each alone, in its own transaction
+                self._commit_group([request])
+            return
+        for request, counts in zip(group, results, strict=True):
+            request.counts = counts
+
+    def _commit(self, group: list[_Request]) -> list[CaptureCounts]:
+        """All the group's events in one transaction; per request, what it added."""
+        by_dataset: dict[tuple[str, str], list[CaptureEvent]] = defaultdict(list)
+        for request in group:
+            for e in request.events:
+                by_dataset[(request.project, e.dataset)].append(e)
+        # Datasets (and their questions) first, in their own short transactions: with SQLite,
+        # creating one inside the group's write transaction would wait on itself.
+        datasets = {key: self._dataset(*key, events) for key, events in by_dataset.items()}
+        inserted: set[tuple[str, str]] = set()  # (project, client id) of each event stored now
+        with self.store.engine.connect() as conn, conn.begin():
+            for (project, name), events in by_dataset.items():
+                with self.store.writer(datasets[(project, name)], connection=conn) as writer:
+                    inserted |= {(project, cid) for cid in _Batch(writer, datasets[(project, name)]).run(events)}
+        results = []
+        claimed: set[tuple[str, str]] = set()
+        for request in group:
+            counts = CaptureCounts()
+            for e in request.events:
+                key = (request.project, e.id)
+                if key in inserted and key not in claimed:
+                    claimed.add(key)
+                    counts.accepted += 1
+                else:
+                    counts.duplicates += 1
+            results.append(counts)
+        return results
 
     def _dataset(self, project: str, name: str, events: list[CaptureEvent]) -> Dataset:
         ds: Dataset = self.store.ensure_dataset(project, name)
@@ -131,28 +209,31 @@ def _rating(dim: str, scale: tuple[int, int]) -> RatingQuestion:
 class _Batch:
     """One dataset's events inside one transaction (the writer's)."""
 
-    def __init__(self, writer: RecordWriter, dataset: Dataset, counts: CaptureCounts) -> None:
+    def __init__(self, writer: RecordWriter, dataset: Dataset) -> None:
         self.w = writer
         self.conn: Connection = writer.connection
         self.dataset = dataset
         self.project_id = self._project_id()
-        self.counts = counts
         self.now = datetime.now(UTC)
+        self._links: list[dict[str, Any]] = []  # event seq -> the record it became, written at the end
 
     def _project_id(self) -> int:
         row = self.conn.execute(select(t.datasets.c.project_id).where(t.datasets.c.id == self.dataset.id)).one()
         return int(row.project_id)
 
-    def run(self, events: list[CaptureEvent]) -> None:
+    def run(self, events: list[CaptureEvent]) -> set[str]:
+        """Apply the events; the client ids of those stored now (the others were retries)."""
         new = self._store_events(events)
-        sessions: set[str] = set()
-        # Every session this batch touches, its turns and feedback read in one query.
-        keys = {getattr(e, "session_id", None) for _, e in new} - {None}
-        self._by_session = self._rows_for(sorted(k for k in keys if k))
+        sessions: dict[str, dict[int, TurnEvent]] = defaultdict(dict)  # the new turns of each session
+        # Sessions whose history an event needs (feedback, a pick without its own prompt): their
+        # turns and feedback read in one query. Sessions that only grew get their new turns
+        # appended to the record they had (see `_sessions`), without reading their history.
+        keys = {e.session_id for _, e in new if isinstance(e, FeedbackEvent | PreferenceEvent) and e.session_id}
+        self._by_session = self._rows_for(sorted(keys))
         self._done: set[int] = set()
         for seq, e in new:
             if isinstance(e, TurnEvent):
-                sessions.add(e.session_id)
+                sessions[e.session_id][seq] = e
             elif isinstance(e, PreferenceEvent):
                 self._preference(seq, e)
             elif isinstance(e, FeedbackEvent):
@@ -161,11 +242,15 @@ class _Batch:
                 self._agent_run(seq, e)
             elif isinstance(e, AgentEndEvent):
                 self._agent_end(seq, e)
-        superseded = [old for old in (self._session(sid) for sid in sorted(sessions)) if old]
+        superseded = self._sessions(sessions)
         # Write the new records (and their responses) before deciding what the old ones still hold.
         self.w.flush()
-        for record_id in superseded:
-            self._drop_if_unused(record_id)
+        if self._links:
+            ce = t.capture_events
+            stmt = update(ce).where(ce.c.seq == bindparam("_seq")).values(record_id=bindparam("_rid"))
+            self.conn.execute(stmt, self._links)
+        self._drop_unused(superseded)
+        return {e.id for _, e in new}
 
     # -- the ledger -----------------------------------------------------------------------
 
@@ -180,9 +265,7 @@ class _Batch:
         )
         fresh: dict[str, CaptureEvent] = {}
         for e in events:
-            if e.id in seen or e.id in fresh:
-                self.counts.duplicates += 1
-            else:
+            if e.id not in seen and e.id not in fresh:
                 fresh[e.id] = e
         if not fresh:
             return []
@@ -200,13 +283,11 @@ class _Batch:
             for e in fresh.values()
         ]
         inserted = self.conn.execute(insert(ce).returning(ce.c.seq, ce.c.client_id), rows).all()
-        self.counts.accepted += len(inserted)
         seqs = {client_id: int(seq) for seq, client_id in inserted}
         return sorted(((seqs[cid], e) for cid, e in fresh.items()), key=lambda x: x[0])
 
     def _link(self, seq: int, record_id: str) -> None:
-        ce = t.capture_events
-        self.conn.execute(update(ce).where(ce.c.seq == seq).values(record_id=record_id))
+        self._links.append({"_seq": seq, "_rid": record_id})
 
     def _rows(self, type_: str, key: str) -> list[tuple[int, dict[str, Any], str | None]]:
         """(seq, payload, record_id) of one session's turns or one run's steps, in client order.
@@ -259,46 +340,104 @@ class _Batch:
             return None
         return self.w.add(record, responses)
 
-    def _session(self, session_id: str) -> str | None:
-        """Rebuild the session's record; the id of the version it supersedes, if any."""
-        turns = self._rows("turn", session_id)
-        if not turns:
-            return None
-        previous = next((rid for _, _, rid in reversed(turns) if rid), None)
-        last = turns[-1][1]
-        rid = self._add(
-            {"kind": "conversation", "messages": [p["message"] for _, p, _ in turns]},
-            last["id"],
-            last.get("metadata", {}),
-            session_id=session_id,
-            model=last.get("model"),
-            params=last.get("params"),
-        )
-        if rid is None:
-            return None
-        ce = t.capture_events
-        self.conn.execute(
-            update(ce)
-            .where(ce.c.project_id == self.project_id, ce.c.type == "turn", ce.c.key == session_id)
-            .values(record_id=rid)
-        )
-        # Feedback that arrived before the turn it rates (a retry can reorder) is applied now.
-        for seq, payload, linked in self._rows("feedback", session_id):
-            if linked is None and seq not in self._done:
-                self._feedback(seq, FeedbackEvent.model_validate(payload), turns)
-        return previous if previous and previous != rid else None
+    def _sessions(self, new_turns: dict[str, dict[int, TurnEvent]]) -> list[str]:
+        """Store each session's conversation as it is now; the ids of the versions superseded.
 
-    def _drop_if_unused(self, record_id: str) -> None:
-        """Delete a superseded session record unless something still holds on to it: a response,
+        When a session's new turns come after every stored one, they are appended to the
+        messages of the record it had; otherwise (a first turn, a retry that arrived late) the
+        conversation is rebuilt from all its turns. A fixed number of queries for all sessions."""
+        if not new_turns:
+            return []
+        ce = t.capture_events
+        keys = sorted(new_turns)
+        rows = self.conn.execute(
+            select(ce.c.seq, ce.c.client_ts, ce.c.record_id, ce.c.key).where(
+                ce.c.project_id == self.project_id, ce.c.type == "turn", ce.c.key.in_(keys)
+            )
+        ).all()
+        grouped: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            grouped[row.key].append(row)
+        orders = {sid: _ordered_keys(grouped[sid]) for sid in keys}
+        previous = {sid: next((rid for _, rid in reversed(order) if rid), None) for sid, order in orders.items()}
+        held = self._messages_of({rid for rid in previous.values() if rid})
+        superseded: list[str] = []
+        unlink: list[int] = []
+        for sid in keys:
+            order, fresh = orders[sid], new_turns[sid]
+            n_old = len(order) - len(fresh)
+            old_messages = held.get(previous[sid] or "")
+            if (
+                n_old
+                and old_messages is not None
+                and len(old_messages) == n_old
+                and all(seq in fresh for seq, _ in order[n_old:])
+            ):
+                messages = old_messages + [
+                    fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq, _ in order[n_old:]
+                ]
+                last = fresh[order[-1][0]].model_dump(mode="json", exclude_none=True)
+            else:
+                turns = self._rows("turn", sid)
+                messages = [p["message"] for _, p, _ in turns]
+                last = turns[-1][1]
+            rid = self._add(
+                {"kind": "conversation", "messages": messages},
+                last["id"],
+                last.get("metadata", {}),
+                session_id=sid,
+                model=last.get("model"),
+                params=last.get("params"),
+            )
+            if rid is None:
+                continue
+            # Only the session's last turn points at its record: an update touches one row, not
+            # all the turns, and the previous record is free to go once no event points at it.
+            unlink += [seq for seq, linked in order if linked is not None]
+            self._link(order[-1][0], rid)
+            if previous[sid] and previous[sid] != rid:
+                superseded.append(str(previous[sid]))
+        if unlink:
+            self.conn.execute(update(ce).where(ce.c.seq.in_(unlink)).values(record_id=None))
+        self._pending_feedback(keys)
+        return superseded
+
+    def _messages_of(self, record_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
+        """The messages of these (conversation) records, by id."""
+        if not record_ids:
+            return {}
+        r = t.records
+        rows = self.conn.execute(select(r.c.id, r.c.content).where(r.c.id.in_(sorted(record_ids)))).all()
+        return {row.id: orjson.loads(row.content).get("messages", []) for row in rows}
+
+    def _pending_feedback(self, sessions: list[str]) -> None:
+        """Feedback that arrived before the turn it rates (a retry can reorder) is applied now."""
+        ce = t.capture_events
+        rows = self.conn.execute(
+            select(ce.c.seq, ce.c.payload, ce.c.key).where(
+                ce.c.project_id == self.project_id,
+                ce.c.type == "feedback",
+                ce.c.key.in_(sessions),
+                ce.c.record_id.is_(None),
+            )
+        ).all()
+        for row in sorted(rows, key=lambda r: r.seq):
+            if row.seq not in self._done:
+                self._feedback(row.seq, FeedbackEvent.model_validate_json(row.payload))
+
+    def _drop_unused(self, record_ids: list[str]) -> None:
+        """Delete superseded session records unless something still holds on to them: a response,
         a dataset version, or another event (records are shared by content, so another session
         that said exactly the same things points at the same record)."""
+        if not record_ids:
+            return
         r, ce = t.records, t.capture_events
         self.conn.execute(
             delete(r).where(
-                r.c.id == record_id,
-                ~exists().where(t.responses.c.record_id == record_id),
+                r.c.id.in_(record_ids),
+                ~exists().where(t.responses.c.record_id == r.c.id),
                 ~exists().where(t.version_records.c.record_seq == r.c.seq),
-                ~exists().where(ce.c.record_id == record_id),
+                ~exists().where(ce.c.record_id == r.c.id),
             )
         )  # suggestions go with it (ON DELETE CASCADE)
 
@@ -389,10 +528,17 @@ class _Batch:
         self._agent_run(seq, run)
 
 
-def _ordered(rows: Sequence[Any]) -> list[tuple[int, dict[str, Any], str | None]]:
+def _client_order(row: Any) -> tuple[float, int]:
     # Client timestamps order events that retries may have delivered out of order.
-    ordered = sorted(rows, key=lambda r: (r.client_ts if r.client_ts is not None else float("inf"), r.seq))
-    return [(r.seq, orjson.loads(r.payload), r.record_id) for r in ordered]
+    return (row.client_ts if row.client_ts is not None else float("inf"), row.seq)
+
+
+def _ordered(rows: Sequence[Any]) -> list[tuple[int, dict[str, Any], str | None]]:
+    return [(r.seq, orjson.loads(r.payload), r.record_id) for r in sorted(rows, key=_client_order)]
+
+
+def _ordered_keys(rows: Sequence[Any]) -> list[tuple[int, str | None]]:
+    return [(int(r.seq), r.record_id) for r in sorted(rows, key=_client_order)]
 
 
 def _dump(task: str | list[Message]) -> Any:

@@ -324,9 +324,15 @@ class Store:
 
     # -- records --------------------------------------------------------------------------
 
-    def writer(self, dataset: Dataset, import_id: str | None = None, batch_size: int = 2000) -> RecordWriter:
+    def writer(
+        self,
+        dataset: Dataset,
+        import_id: str | None = None,
+        batch_size: int = 2000,
+        connection: Connection | None = None,
+    ) -> RecordWriter:
         assert dataset.id is not None
-        return RecordWriter(self.engine, dataset.id, import_id=import_id, batch_size=batch_size)
+        return RecordWriter(self.engine, dataset.id, import_id=import_id, batch_size=batch_size, connection=connection)
 
     def add_records(self, dataset: Dataset, records: Iterable[Record]) -> int:
         """Write records in one transaction; returns how many were new."""

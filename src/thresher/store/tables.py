@@ -135,6 +135,8 @@ version_records = Table(
     metadata,
     Column("version_id", Integer, ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True),
     Column("record_seq", BigId, ForeignKey("records.seq"), primary_key=True),
+    # Deleting a record checks this foreign key: without the index each check scans the table.
+    Index("ix_version_records_record", "record_seq"),
 )
 
 responses = Table(
@@ -255,6 +257,7 @@ capture_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("project_id", "client_id", name="uq_capture_events_project_client"),
     Index("ix_capture_events_key", "project_id", "type", "key", "seq"),
+    Index("ix_capture_events_record", "record_id"),  # "does an event still hold this record?"
 )
 
 # -- background jobs and webhooks (server) ------------------------------------------------------

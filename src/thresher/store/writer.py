@@ -24,7 +24,7 @@ from thresher.store.tables import imports
 _COLS = ", ".join(RECORD_COLUMNS)
 _RESPONSE_COLS = ("id", "record_id", "user_name", "answers", "status", "created_at", "updated_at")
 _STAGE_DDL = """
-CREATE TEMP TABLE _thresher_stage (
+CREATE TEMP TABLE IF NOT EXISTS _thresher_stage (
     ord bigserial, id text, dataset_id integer, kind text, content jsonb, content_hash text, metadata jsonb,
     source jsonb, split text, task_type text, domains jsonb, lineage jsonb, synthetic boolean,
     import_id text, created_at timestamptz
@@ -33,10 +33,22 @@ CREATE TEMP TABLE _thresher_stage (
 
 
 class RecordWriter:
-    """``with store.writer(dataset) as w: w.add(record)``; commits on a clean exit."""
+    """``with store.writer(dataset) as w: w.add(record)``; commits on a clean exit.
 
-    def __init__(self, engine: Engine, dataset_id: int, import_id: str | None = None, batch_size: int = 2000) -> None:
+    Given a ``connection`` (with a transaction begun), the writer works inside that transaction
+    and leaves committing to its owner: several writers, one commit (capture's group commit).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        dataset_id: int,
+        import_id: str | None = None,
+        batch_size: int = 2000,
+        connection: Connection | None = None,
+    ) -> None:
         self._engine = engine
+        self._outer = connection
         self.dataset_id = dataset_id
         self.import_id = import_id
         self.batch_size = batch_size
@@ -51,8 +63,11 @@ class RecordWriter:
         self._ph = "%s" if self._postgres else "?"
 
     def __enter__(self) -> RecordWriter:
-        self._conn = self._engine.connect()
-        self._conn.begin()
+        if self._outer is not None:
+            self._conn = self._outer
+        else:
+            self._conn = self._engine.connect()
+            self._conn.begin()
         if self._postgres:
             self._conn.exec_driver_sql(_STAGE_DDL)
         return self
@@ -125,6 +140,11 @@ class RecordWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._conn is not None
+        if self._outer is not None:  # the connection's owner commits or rolls back
+            if exc_type is None:
+                self.flush()
+            self._conn = None
+            return
         try:
             if exc_type is None:
                 self.flush()
