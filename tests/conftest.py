@@ -23,8 +23,6 @@ import pytest
 
 from thresher.store import Store
 
-FORMATS_DATA = Path(__file__).parent / "data" / "formats"
-
 
 def _pg_bin(name: str) -> str | None:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))

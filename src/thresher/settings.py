@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     login_attempts_per_minute: int = 10
     webhook_retry_seconds: float = 2.0  # first retry of a failed webhook delivery; doubles each time
+    # Run the shipped triage rules (thresher/curate/pipelines/triage.yaml) on each captured record,
+    # after the response: a failed agent run becomes SFT work and an eval item as it arrives.
+    triage_on_capture: bool = True
 
 
 def find_home(start: Path | None = None) -> Path | None:

@@ -224,3 +224,34 @@ def test_concurrent_requests_commit_together_and_a_bad_one_fails_alone(store: St
     # A retry of everything stores nothing twice.
     again = [store.capture.apply("busy", batch(n)) for n in range(32) if n != 7]
     assert all(r.accepted == 0 and r.duplicates == 5 for r in again)
+
+
+def test_captured_records_are_triaged_by_the_shipped_rules(app_key: tuple[TestClient, str, Store]) -> None:
+    """A run that failed through the model's output becomes SFT work and a step eval as it
+    arrives; one that failed through the system becomes a system eval; a success goes nowhere."""
+    client, _, store = app_key
+
+    def run(rid: str, cause: str | None) -> dict[str, Any]:
+        steps = [{"type": "tool_call", "tool_call": {"id": "c1", "name": "search", "arguments": {"q": rid}}}]
+        steps += [{"type": "tool_result", "tool_call_id": "c1", "content": "found"}]
+        steps += [{"type": "message", "content": f"done {rid}"}]
+        event: dict[str, Any] = {"type": "agent_run", "id": rid, "run_id": rid, "task": f"task {rid}", "steps": steps}
+        event["outcome"] = {"status": "failure" if cause else "success"}
+        if cause:
+            event["failure"] = {"step": 2, "cause": cause}
+        return event
+
+    send(client, [run("bad-answer", "model_output"), run("tool-down", "system"), run("fine", None)])
+
+    def count(dataset: str) -> int:
+        try:
+            ds = store.get_dataset("shop", dataset)
+        except Exception:
+            return 0
+        return sum(len(page) for page in store.iter_records(ds))
+
+    assert count("agent-sft-fixes") == 1 and count("evals-model-steps") == 1
+    assert count("evals-system") == 1
+    # Resending is a duplicate: no second round of triage work.
+    send(client, [run("bad-answer", "model_output")])
+    assert count("agent-sft-fixes") == 1

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.errors import ConfigError
 from thresher.formats import BadRow, ExportOptions, Row, container_for, get_container
 from thresher.pipeline import export_dataset, import_file

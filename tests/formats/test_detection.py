@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.errors import DataError, FormatDetectionError
 from thresher.formats import Format, Parsed, detect_format, formats
 from thresher.formats import registry as registry_module

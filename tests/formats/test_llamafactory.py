@@ -10,7 +10,7 @@ from typing import Any
 import datasets
 import pytest
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.errors import ConfigError, DataError
 from thresher.formats import ExportContext, ExportItem, get_format
 from thresher.model import Record, Response

@@ -9,7 +9,7 @@ from typing import Any
 import datasets
 import pyarrow.parquet as pq
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.pipeline import export_dataset, import_file
 from thresher.store import Store
 

@@ -9,7 +9,7 @@ from typing import Any
 import datasets
 import pytest
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.errors import DataError
 from thresher.formats import ExportOptions
 from thresher.model import RECORD_KINDS, RankingQuestion, Record, Response, TextQuestion

@@ -9,7 +9,7 @@ from typing import Any
 import datasets
 import pytest
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.formats import ExportOptions
 from thresher.model import Record
 from thresher.pipeline import ExportResult, ImportResult, export_dataset, import_file

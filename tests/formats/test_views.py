@@ -47,3 +47,36 @@ def test_a_system_failure_gives_no_step_labels_but_a_model_failure_does() -> Non
     assert step_labels(ExportItem.from_record(Record(content=system)), ExportContext()) is None
     steps = step_labels(ExportItem.from_record(Record(content=RUN)), ExportContext())
     assert steps is not None and steps.labels == [True, True, False]
+
+
+def test_an_edited_conversation_replaces_the_original_in_sft_rows() -> None:
+    from thresher.formats import ExportOptions
+    from thresher.model import ConversationQuestion, validate_answers
+
+    chat = Record(
+        content={
+            "kind": "conversation",
+            "messages": [
+                {"role": "user", "content": "Capital of Australia?"},
+                {"role": "assistant", "content": "Sydney."},
+                {"role": "user", "content": "Sure?"},
+                {"role": "assistant", "content": "Yes."},
+            ],
+        }
+    )
+    question = ConversationQuestion(name="fixed")
+    edited = [
+        {"role": "user", "content": "Capital of Australia?"},
+        {"role": "assistant", "content": "Canberra."},  # the first answer fixed; the follow-up removed
+    ]
+    answers, errors = validate_answers([question], {"fixed": edited}, chat)
+    assert errors == []
+    # An answer with no assistant turn is refused with the question's name in the path.
+    _, bad = validate_answers([question], {"fixed": [{"role": "user", "content": "hi"}]}, chat)
+    assert bad and bad[0].loc == ("fixed",) and "assistant" in bad[0].msg
+    ctx = ExportContext(questions=[question], options=ExportOptions(rewrite_question="fixed"))
+    rows = sft_messages(ExportItem.from_record(chat, [Response(user="ann", answers=answers)]), ctx)
+    assert rows == edited
+    # Without the edit, the original conversation is the row.
+    original = sft_messages(ExportItem.from_record(chat, []), ctx)
+    assert original is not None and original[-1]["content"] == "Yes."

@@ -12,6 +12,7 @@ from thresher.model import (
     QUESTION_TYPES,
     AnswerError,
     ChoiceQuestion,
+    ConversationQuestion,
     MultiChoiceQuestion,
     Question,
     RankingQuestion,
@@ -491,12 +492,13 @@ EVERY_TYPE: list[Question] = [
     TimelineSegmentQuestion(name="q_timeline", labels=["jump"], with_text=True),
     TrackQuestion(name="q_track", labels=["car"]),
     TranscriptQuestion(name="q_transcript", speakers=["A"]),
+    ConversationQuestion(name="q_conversation", title="Fix the conversation"),
 ]
 
 
 def test_every_question_type_is_covered() -> None:
     assert sorted(q.type for q in EVERY_TYPE) == sorted(QUESTION_TYPES)
-    assert len(QUESTION_TYPES) == 11
+    assert len(QUESTION_TYPES) == 12
 
 
 @pytest.mark.parametrize("question", EVERY_TYPE, ids=lambda q: q.type)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.formats import ExportOptions
 from thresher.model import Dataset, Record, Response, TextQuestion
 from thresher.pipeline import export_dataset, import_file

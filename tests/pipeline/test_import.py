@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FORMATS_DATA
+from data_paths import FORMATS_DATA
 from thresher.errors import DataError, ErrorDetail
 from thresher.model import Dataset
 from thresher.pipeline import import_file

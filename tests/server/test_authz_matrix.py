@@ -70,6 +70,14 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/projects/{project}/members/{user}"): {"role": "annotator"},
     ("POST", "/projects/{project}/keys"): {"name": "ci", "role": "app"},
     ("POST", "/users"): {"name": "made-by-admin", "password": "long enough password"},
+    # annotation (thresher.annotate)
+    ("PUT", "/projects/{project}/annotators/{user}"): {"skills": ["medical"], "languages": ["fr"]},
+    ("PUT", "/projects/{project}/datasets/{dataset}/workflow"): {"overlap": 2, "lease_seconds": 600},
+    ("PUT", "/projects/{project}/assignments/{assignment_id}/draft"): {"answers": {}},
+    ("POST", "/projects/{project}/assignments/{assignment_id}/submit"): {"answers": {"quality": 3}},
+    ("POST", "/projects/{project}/assignments/{assignment_id}/amend"): {"answers": {"quality": 3}},
+    ("POST", "/projects/{project}/assignments/{assignment_id}/skip"): {"reason": "not my field"},
+    ("POST", "/projects/{project}/responses/{response_id}/review"): {"decision": "accept"},
 }
 
 

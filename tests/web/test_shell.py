@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.sync_api import Page, expect
 from web_support import WebServer
@@ -9,7 +11,8 @@ from web_support import WebServer
 
 def test_the_app_loads_in_chromium_and_the_api_still_answers(page: Page, web_server: WebServer) -> None:
     page.goto("/")
-    expect(page).to_have_title("Thresher")
+    expect(page).to_have_title(re.compile(r"Thresher$"))
+    expect(page).to_have_url(f"{web_server.url}/login")  # not logged in: the app asks who you are
     # A deep link is answered with the app, not a 404, so a reload keeps the page.
     r = httpx.get(f"{web_server.url}/some/client/route")
     assert r.status_code == 200 and '<div id="app">' in r.text

@@ -13,9 +13,10 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import ConsoleMessage, Page
 
 from live_server import THRESHER, ServerProcess
 
@@ -61,3 +62,64 @@ def shot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+class Api:
+    """The HTTP API as a logged-in user (session cookie + CSRF token), to set up and check what the
+    browser tests do through the UI."""
+
+    def __init__(self, url: str, user: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
+        import httpx
+
+        self.http = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
+        r = self.http.post("/auth/login", json={"username": user, "password": password})
+        r.raise_for_status()
+        self.http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.http.get(path, params=params)
+        r.raise_for_status()
+        return r.json()
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        r = self.http.request(method, path, json=body)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def project(self, name: str, *, datasets: tuple[str, ...] = ()) -> None:
+        """Create a project (and empty datasets in it)."""
+        self.send("POST", "/projects", {"name": name})
+        for d in datasets:
+            self.send("POST", f"/projects/{name}/datasets", {"name": d})
+
+    def user(self, name: str, password: str, project: str | None = None, role: str = "annotator") -> None:
+        self.send("POST", "/users", {"name": name, "password": password})
+        if project:
+            self.send("PUT", f"/projects/{project}/members/{name}", {"role": role})
+
+    def records(self, project: str, dataset: str, records: list[dict[str, Any]]) -> list[str]:
+        out = self.send("POST", f"/projects/{project}/datasets/{dataset}/records", records)
+        ids: list[str] = out["ids"]
+        return ids
+
+
+def login(page: Page, user: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
+    """Log the page's browser context in through the API (the login form has its own test)."""
+    r = page.request.post("/api/v1/auth/login", data={"username": user, "password": password})
+    assert r.ok, r.text()
+
+
+def page_errors(page: Page) -> list[str]:
+    """Collect the page's uncaught exceptions and console errors (a test asserts the list is empty).
+
+    Failed requests the app handles (a 401 before login, a 404 it reports) log console errors
+    that start with "Failed to load resource"; those are left out."""
+    seen: list[str] = []
+    page.on("pageerror", lambda e: seen.append(f"pageerror: {e}"))
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            seen.append(f"console: {msg.text}")
+
+    page.on("console", on_console)
+    return seen

@@ -68,7 +68,8 @@ FILES = [
 ]
 
 
-def run_demo(out: Path, console: Console) -> None:
+def run_demo(out: Path, console: Console, serve_port: int | None = None) -> None:
+    """Build the demo home; with ``serve_port``, then serve it on 127.0.0.1 until interrupted."""
     home = out / "home"
     if (home / HOME_MARKER).exists():
         shutil.rmtree(home)  # a previous demo: start clean so the figures are the same every run
@@ -77,8 +78,61 @@ def run_demo(out: Path, console: Console) -> None:
     store = Store.open(home)
     try:
         _build(store, out, console)
+        people = _workflows(store, out, console)
+        if serve_port is not None:
+            _serve(store, serve_port, people, console)
     finally:
         store.close()
+
+
+def _workflows(store: Store, out: Path, console: Console) -> list[dict[str, str]]:
+    """Queued annotation work of every kind, a curation run, an eval of two stages, media."""
+    from thresher.annotate.demo import seed_demo_annotation
+    from thresher.curate.demo import run_demo_curation
+    from thresher.errors import MissingExtra
+    from thresher.evals.demo import run_demo_evals
+
+    seeded = seed_demo_annotation(store, PROJECT)
+    work = ", ".join(f"{name} ({n})" for name, n in seeded["datasets"].items())
+    console.print(f"\n[bold]annotation[/]: queued work in {escape(work)}")
+    try:
+        from thresher.media.demo import seed_demo_media
+
+        media = seed_demo_media(store, PROJECT)
+        console.print(f"[bold]media[/]: {escape(', '.join(f'{k} ({v})' for k, v in media.items()))}")
+        for dataset, fmt, target in (
+            ("images", "coco", "coco"),
+            ("images", "yolo", "yolo"),
+            ("videos", "mot", "mot"),
+            ("speech", "webvtt", "webvtt"),
+            ("speech", "rttm", "speech.rttm"),
+        ):
+            path = out / "exports" / target
+            result = export_dataset(store, store.get_dataset(PROJECT, dataset), path, fmt)
+            console.print(f"  exported {dataset} as {fmt:<7} {escape(str(path))} ({result.rows} rows)")
+    except MissingExtra as e:
+        console.print(f"[yellow]media datasets skipped[/]: {escape(str(e))}")
+    report = run_demo_curation(store, PROJECT, out / "curation")
+    console.print(f"[bold]curation[/]: default pipeline and triage rules; report {escape(str(report))}")
+    evals = run_demo_evals(store, PROJECT, out / "evals")
+    console.print(f"[bold]evals[/]: two stages on a demo suite; report {escape(str(evals))}")
+    users: list[dict[str, str]] = seeded["users"]
+    return users
+
+
+def _serve(store: Store, port: int, people: list[dict[str, str]], console: Console) -> None:
+    import uvicorn
+
+    from thresher.server import create_app
+    from thresher.settings import Settings
+
+    table = Table("user", "password", "role", title="demo logins")
+    for p in people:
+        table.add_row(escape(p["name"]), escape(p["password"]), escape(p["role"]))
+    console.print(table)
+    url = f"http://127.0.0.1:{port}/"
+    console.print(f"\n[bold green]Open {url}[/] and log in as one of the users above (Ctrl+C stops the server).")
+    uvicorn.run(create_app(store, Settings()), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _build(store: Store, out: Path, console: Console) -> None:
@@ -118,8 +172,8 @@ def _build(store: Store, out: Path, console: Console) -> None:
     table = Table("format", "file", "rows", "skipped", title="exports (eval items excluded from training formats)")
     options = ExportOptions(rewrite_question="ideal_response", preference_question="preference")
     for name, fmt_ in formats().items():
-        if name == "generic":
-            continue  # needs a field mapping; see `thresher export --map`
+        if name == "generic" or fmt_.writes_files:
+            continue  # generic needs a field mapping (`--map`); media formats export the media datasets
         target = exports / f"{name}.{fmt_.default_container}"
         result = export_dataset(store, ds, target, name, version=version, options=options)
         table.add_row(name, escape(str(target.relative_to(out))), str(result.rows), str(sum(result.skipped.values())))

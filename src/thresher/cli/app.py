@@ -369,11 +369,14 @@ def list_formats() -> None:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo home and its exports")] = Path("demo-out"),
+    serve: Annotated[bool, typer.Option(help="then serve the web app on 127.0.0.1 until Ctrl+C")] = False,
+    port: Annotated[int, typer.Option(help="port for --serve")] = 8600,
 ) -> None:
-    """Build a demo home with sample data of every record kind, print stats, export every training format."""
+    """Build a demo home: sample data of every kind, stats, every export, queued annotation work,
+    a curation run and an eval of two stages; with --serve, open it in the browser."""
     from thresher.cli._demo import run_demo
 
-    run_demo(out, console)
+    run_demo(out, console, serve_port=port if serve else None)
 
 
 def main() -> None:

@@ -7,10 +7,10 @@ Any format can be read from or written to any container that can hold its rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import IO, Any, ClassVar, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,6 +71,10 @@ class ExportOptions(BaseModel):
         default="conversational", description="TRL: message lists, or plain strings (single-turn prompts only)"
     )
     implicit_prompt: bool = Field(default=False, description="TRL preference: prompt folded into chosen/rejected")
+    answers: Literal["all", "consensus"] = Field(
+        default="all",
+        description="every submitted response, or one `consensus` response per record by the workflow's rules",
+    )
 
 
 @dataclass(slots=True)
@@ -140,6 +144,7 @@ class ExportContext:
     questions: list[Question] = field(default_factory=list)
     options: ExportOptions = field(default_factory=ExportOptions)
     dataset_name: str = "dataset"
+    open_blob: Callable[[str], IO[bytes]] | None = None  # media bytes by blob URI, for formats that write files
 
 
 class Format:
@@ -181,6 +186,13 @@ class Format:
 
     def skip_reason(self, item: ExportItem, ctx: ExportContext) -> str:
         return f"{self.name} has no row for this {item.kind} record"
+
+    writes_files: ClassVar[bool] = False  # writes a file or folder of its own (COCO, YOLO), not rows to a container
+
+    def write_files(self, target: Path, rows: Iterator[dict[str, Any]], ctx: ExportContext) -> None:
+        """For ``writes_files`` formats: write the rows ``to_rows`` made as the format's own file or folder at
+        ``target`` (a COCO JSON with its images, a YOLO folder with ``data.yaml``); media via ``ctx.open_blob``."""
+        raise NotImplementedError
 
     def finish_export(self, data_path: Path, ctx: ExportContext, manifest: dict[str, Any]) -> list[Path]:
         """Write companion files (e.g. LLaMA-Factory's dataset_info.json); return their paths."""

@@ -9,6 +9,7 @@ responses by their annotators. Both count alike here: several responses are aggr
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -42,6 +43,25 @@ class Pair:
     margin: float | None = None
     chosen_model: str | None = None
     rejected_model: str | None = None
+    lineage: tuple[str, ...] = ()  # the record id, then the ids of the responses that made the pair
+
+
+@dataclass(frozen=True)
+class SFTRow:
+    messages: Msgs
+    lineage: tuple[str, ...] = ()  # the record id, then the response whose rewrite was used (if any)
+
+
+@dataclass(frozen=True)
+class RewardRow:
+    """A candidate with its score (higher is better), for reward models that regress on scores."""
+
+    prompt: Msgs
+    completion: Msgs
+    score: float
+    candidate: str
+    model: str | None = None
+    lineage: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +69,7 @@ class KTOExample:
     prompt: Msgs
     completion: Msgs
     label: bool
+    lineage: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,24 @@ class Steps:
 
 def _answers(item: ExportItem, question: str) -> list[Any]:
     return [r.answers[question] for r in item.responses if question in r.answers]
+
+
+def lineage_of(item: ExportItem, questions: Iterable[str | None]) -> tuple[str, ...]:
+    """The record's id, then the ids (or ``user:<name>``) of the responses answering ``questions``."""
+    names = {q for q in questions if q}
+    out = [item.id]
+    for r in item.responses:
+        if names & set(r.answers):
+            out.append(r.id or f"user:{r.user}")
+    return tuple(out)
+
+
+def _score_questions(ctx: ExportContext) -> list[str | None]:
+    opts = ctx.options
+    if opts.rating_weights:
+        return list(opts.rating_weights)
+    q = _find(ctx.questions, opts.preference_question, (RankingQuestion, ChoiceQuestion))
+    return [q.name if q else opts.preference_question or PREFERENCE_QUESTION.name]
 
 
 def _find(questions: list[Question], name: str | None, types: tuple[type, ...]) -> Question | None:
@@ -95,8 +134,12 @@ def sft_messages(item: ExportItem, ctx: ExportContext) -> Msgs | None:
         return None
     rewrite = ctx.options.rewrite_question
     if rewrite:
-        texts = [a for a in _answers(item, rewrite) if isinstance(a, str) and a.strip()]
-        if texts:
+        answers = _answers(item, rewrite)
+        edited = [a for a in answers if isinstance(a, list) and a]  # a `conversation` question's answer
+        texts = [a for a in answers if isinstance(a, str) and a.strip()]
+        if edited:
+            messages = list(edited[-1])
+        elif texts:
             last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
             fixed = {"role": "assistant", "content": texts[-1]}
             messages = [*messages[:last], fixed] if last is not None else [*messages, fixed]
@@ -222,6 +265,7 @@ def preference_pairs(item: ExportItem, ctx: ExportContext) -> list[Pair]:
     else:
         candidates = list(combinations(order, 2))
     pairs = []
+    lineage = lineage_of(item, _score_questions(ctx))
     for a, b in candidates:
         margin = scores[a] - scores[b]
         if margin <= 0 or margin < ctx.options.min_margin:
@@ -234,6 +278,7 @@ def preference_pairs(item: ExportItem, ctx: ExportContext) -> list[Pair]:
                 margin=round(margin, 6),
                 chosen_model=cands[a].get("model"),
                 rejected_model=cands[b].get("model"),
+                lineage=lineage,
             )
         )
     return pairs
@@ -247,8 +292,8 @@ def kto_examples(item: ExportItem, ctx: ExportContext) -> list[KTOExample]:
     if item.kind == "comparison":
         out = []
         for p in preference_pairs(item, ctx):
-            out.append(KTOExample(p.prompt, p.chosen, True))
-            out.append(KTOExample(p.prompt, p.rejected, False))
+            out.append(KTOExample(p.prompt, p.chosen, True, p.lineage))
+            out.append(KTOExample(p.prompt, p.rejected, False, p.lineage))
         return out
     if item.kind != "conversation":
         return []
@@ -261,7 +306,42 @@ def kto_examples(item: ExportItem, ctx: ExportContext) -> list[KTOExample]:
     last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
     if last is None:
         return []
-    return [KTOExample(messages[:last], messages[last:], votes["up"] > votes["down"])]
+    label = votes["up"] > votes["down"]
+    return [KTOExample(messages[:last], messages[last:], label, lineage_of(item, [ctx.options.feedback_question]))]
+
+
+# -- with lineage: SFT rows from rewrites, reward-model rows with scores -----------------------------
+
+
+def sft_row(item: ExportItem, ctx: ExportContext) -> SFTRow | None:
+    """``sft_messages`` with its lineage: the record, and the response whose rewrite replaced the answer."""
+    messages = sft_messages(item, ctx)
+    if messages is None:
+        return None
+    rewrite = ctx.options.rewrite_question
+    used: list[str] = []
+    if rewrite:
+        writers = [r for r in item.responses if isinstance(r.answers.get(rewrite), str) and r.answers[rewrite].strip()]
+        if writers:
+            used.append(writers[-1].id or f"user:{writers[-1].user}")
+    if item.kind == "comparison":
+        return SFTRow(messages, lineage_of(item, _score_questions(ctx)) + tuple(used))
+    return SFTRow(messages, (item.id, *used))
+
+
+def reward_rows(item: ExportItem, ctx: ExportContext) -> list[RewardRow]:
+    """Each scored candidate of a comparison with its score (mean rank negated, votes, or weighted ratings)."""
+    scores = candidate_scores(item, ctx)
+    if not scores:
+        return []
+    c = item.content()
+    lineage = lineage_of(item, _score_questions(ctx))
+    prompt = list(c.get("prompt", []))
+    return [
+        RewardRow(prompt, list(cand["messages"]), round(scores[cand["id"]], 6), cand["id"], cand.get("model"), lineage)
+        for cand in c["candidates"]
+        if cand["id"] in scores
+    ]
 
 
 # -- stepwise --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ An answer's shape per type (``value`` in a response or a suggestion):
 
 =================  ==============================================================
 text               ``"the ideal response"``
+conversation       ``[{"role": "user", "content": "hi"}, {"role": "assistant", ...}]``
 rating             ``5``, or ``{"a": 5, "b": 3}`` when rating each candidate
 ranking            ``[["b"], ["a", "c"]]``: best group first, ties share a group
 choice             ``{"choice": "a", "rationale": "why"}``
@@ -25,7 +26,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from thresher.model.content import AgentRunContent, ComparisonContent, MediaContent
-from thresher.model.messages import ToolCall
+from thresher.model.messages import Message, ToolCall
 from thresher.model.record import Record
 
 _NAME = r"^[a-z][a-z0-9_]{0,63}$"
@@ -79,6 +80,23 @@ class TextQuestion(_Question):
         if self.max_length is not None and len(value) > self.max_length:
             raise ValueError(f"expected at most {self.max_length} characters, got {len(value)}")
         return value
+
+
+class ConversationQuestion(_Question):
+    """Edit a whole conversation: fix any assistant turn, add or remove turns (SFT from chats).
+
+    The answer is the edited list of messages; a training export that names this question as
+    its rewrite question trains on the edited conversation instead of the original."""
+
+    type: Literal["conversation"] = "conversation"
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        messages = TypeAdapter(list[Message]).validate_python(value)
+        if not messages:
+            raise ValueError("expected at least one message")
+        if not any(m.role == "assistant" for m in messages):
+            raise ValueError("expected at least one assistant turn")
+        return [m.model_dump(mode="json", exclude_none=True) for m in messages]
 
 
 class RatingQuestion(_Question):
@@ -429,6 +447,7 @@ class TranscriptQuestion(_Question):
 
 Question = Annotated[
     TextQuestion
+    | ConversationQuestion
     | RatingQuestion
     | RankingQuestion
     | ChoiceQuestion

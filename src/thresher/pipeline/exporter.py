@@ -2,7 +2,9 @@
 
 Records stream out in keyset batches with their responses; the file is written under a
 temporary name and moved into place at the end, so an interrupted export leaves nothing
-half-written. Training formats never receive eval items: they are filtered in the query.
+half-written. Training formats never receive eval items: they are filtered in the query; nor
+records that match an eval item of the project (exact or n-gram, ``thresher.evals.leakage``),
+which the manifest lists under ``leakage``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 import orjson
 
 from thresher._version import __version__
+from thresher.annotate import consensus_responses
 from thresher.errors import ConfigError
+from thresher.evals.leakage import DEFAULT_NGRAM, LeakageGuard
 from thresher.formats import ExportContext, ExportItem, ExportOptions, RowError, get_container, get_format
 from thresher.formats.containers import Container, OutRow
 from thresher.model import Dataset, DatasetVersion, Response
@@ -36,6 +40,7 @@ class ExportResult:
     rows: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     extra_files: list[Path] = field(default_factory=list)
+    leaked: list[dict[str, str]] = field(default_factory=list)  # records left out: they match an eval item
 
 
 def container_for_output(path: Path, container: str | None, default: str) -> Container:
@@ -62,6 +67,7 @@ def export_dataset(
     flt: RecordFilter = RecordFilter(),  # noqa: B008 - frozen dataclass
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
+    leakage_ngram: int = DEFAULT_NGRAM,
 ) -> ExportResult:
     try:
         format_ = get_format(fmt).configure(mapping or {})
@@ -69,7 +75,7 @@ def export_dataset(
         raise ConfigError(f"--map: {e.msg}") from None
     options = options or ExportOptions()
     questions = store.version_questions(version) if version else dataset.questions
-    ctx = ExportContext(questions=questions, options=options, dataset_name=dataset.name)
+    ctx = ExportContext(questions=questions, options=options, dataset_name=dataset.name, open_blob=store.blobs.open)
     kinds = [k for k in format_.kinds if not (format_.training and k == "eval_item")]
     if flt.kinds:
         kinds = [k for k in kinds if k in flt.kinds]
@@ -78,17 +84,25 @@ def export_dataset(
     result = ExportResult(path=out, manifest=out.with_name(out.name + MANIFEST_SUFFIX), format=format_.name)
     by_kind: Counter[str] = Counter()
 
-    raw_ok = box.writes_json_lines
+    raw_ok = box.writes_json_lines and not format_.writes_files
     with_responses = store.has_responses(dataset, version)  # most corpora have none: skip the lookups
+    # Training exports leave out records matching any eval item of the project (exact or n-gram).
+    guard = LeakageGuard.from_project(store, dataset.project, leakage_ngram) if format_.training else None
+    cutoff = version.created_at if version else None  # a version's consensus counts only the reviews made before it
 
     def rows() -> Iterator[OutRow]:
         raw_row, to_rows = format_.raw_row, format_.to_rows  # hot loop: local names
         no_responses: list[Response] = []
         for batch in store.iter_records(dataset, version=version, flt=query, batch_size=batch_size):
             responses = store.responses_for([r.id for r in batch], version) if with_responses else {}
+            if responses and options.answers == "consensus":
+                responses = consensus_responses(store, dataset, responses, questions, cutoff)
             by_kind.update(r.kind for r in batch)
             written = 0
             for r in batch:
+                if guard and (hit := guard.check(r.kind, orjson.loads(r.content))) is not None:
+                    result.leaked.append({"id": r.id, "match": hit.how, "eval_record": hit.eval_record})
+                    continue
                 item = ExportItem(
                     r.id,
                     r.kind,
@@ -122,7 +136,16 @@ def export_dataset(
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     try:
-        box.write(partial, rows())
+        if format_.writes_files:  # COCO, YOLO...: the format writes its own file or folder
+            format_.write_files(partial, (r for r in rows() if isinstance(r, dict)), ctx)
+        else:
+            box.write(partial, rows())
+        if partial.is_dir() and out.is_dir():  # a folder export (COCO, YOLO, saved HF) replaces an earlier one
+            if not result.manifest.exists():
+                raise ConfigError(
+                    f"{out} is a folder that no earlier export made (no {result.manifest.name}); choose a new path"
+                )
+            _rmtree(out)
         os.replace(partial, out)
     finally:
         if partial.exists():
@@ -134,13 +157,20 @@ def export_dataset(
         "dataset": f"{dataset.project}/{dataset.name}",
         "version": {"name": version.name, "manifest_hash": version.manifest_hash} if version else None,
         "format": format_.name,
-        "container": box.name,
+        "container": "files" if format_.writes_files else box.name,
         "file": out.name,
         "sha256": _sha256(out),
         "options": options.model_dump(),
         "mapping": mapping or {},
         "filters": {"kinds": kinds, "splits": list(flt.splits), "task_types": list(flt.task_types)},
         "excluded": ["eval_item"] if format_.training else [],
+        "leakage": {
+            "checked": guard is not None,
+            "ngram": leakage_ngram,
+            "eval_items": guard.items if guard is not None else 0,
+            "excluded": len(result.leaked),
+            "records": result.leaked,
+        },
         "counts": {
             "records": result.records,
             "rows": result.rows,

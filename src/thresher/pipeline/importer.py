@@ -30,7 +30,7 @@ from thresher.formats import (
     get_format,
 )
 from thresher.formats.containers import DEFAULT_MAX_RECORD_BYTES, Container
-from thresher.model import Dataset, Question, Source, TaskType, validate_answers
+from thresher.model import Dataset, Question, Record, Source, TaskType, validate_answers
 from thresher.store import Store
 
 SNIFF_ROWS = 20
@@ -82,8 +82,12 @@ def import_file(
     max_errors: int = 100,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     progress: Callable[[int], None] | None = None,
+    transform: Callable[[Record], None] | None = None,
 ) -> ImportResult:
-    """Import ``path`` into ``dataset``. Raises ``DataError`` (nothing written) on invalid rows."""
+    """Import ``path`` into ``dataset``. Raises ``DataError`` (nothing written) on invalid rows.
+
+    ``transform`` may change each parsed record in place before it is checked and written (e.g.
+    ``thresher.media`` stores the media files a row references); a ``RowError`` it raises is that row's error."""
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     box = get_container(container) if container else container_for(path)
@@ -114,6 +118,8 @@ def import_file(
                 try:
                     parsed = list(format_.parse(item.data))
                     for p in parsed:
+                        if transform is not None:
+                            transform(p.record)
                         _check_answers(questions, p)
                 except RowError as e:
                     problem = e

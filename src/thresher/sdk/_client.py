@@ -34,6 +34,7 @@ log = logging.getLogger("thresher.sdk")
 
 Outcome = Literal["sent", "failed", "dropped"]
 PUSH_CHUNK = 500  # records per POST in ``push``
+UPLOAD_CHUNK = 20  # files per POST in ``upload_media``
 
 
 def batch_body(events: Sequence[bytes]) -> bytes:
@@ -423,6 +424,42 @@ class Client(CountedQueue, CaptureAPI):
             send()
         return out
 
+    def upload_media(
+        self, dataset: str, files: Iterable[str | Path], *, split: str | None = None, create: bool = True
+    ) -> Uploaded:
+        """Upload image, video and audio files as ``media`` records (the dataset is created first if missing and
+        ``create``). Files the server cannot read come back in ``rejected``, each naming its file; the rest are kept."""
+        path = _http.project_path(self.project, "datasets", dataset, "media")
+        out = Uploaded()
+        paths = [Path(f) for f in files]
+        for start in range(0, len(paths), UPLOAD_CHUNK):
+            chunk = paths[start : start + UPLOAD_CHUNK]
+
+            def send(chunk: list[Path] = chunk) -> httpx.Response:
+                handles = [p.open("rb") for p in chunk]
+                try:
+                    upload = [("file", (p.name, h)) for p, h in zip(chunk, handles, strict=True)]
+                    response = self._http().post(path, files=upload, data={"split": split} if split else None)
+                except httpx.HTTPError as e:
+                    raise _http.unreachable(self.url, e) from None
+                finally:
+                    for h in handles:
+                        h.close()
+                return _http.check(response)
+
+            try:
+                result = send().json()
+            except NotFound:
+                if not create or out.ids or out.rejected:
+                    raise
+                self._request("POST", _http.project_path(self.project, "datasets"), json={"name": dataset})
+                result = send().json()
+            out.added += int(result.get("added", 0))
+            out.duplicates += int(result.get("duplicates", 0))
+            out.ids += [str(i) for i in result.get("ids", [])]
+            out.rejected += list(result.get("rejected", []))
+        return out
+
     def export(
         self,
         dataset: str,
@@ -483,6 +520,16 @@ class Pushed:
     added: int = 0
     duplicates: int = 0
     ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Uploaded:
+    """What ``upload_media`` did: records added, files the dataset already had, ids, and rejected files."""
+
+    added: int = 0
+    duplicates: int = 0
+    ids: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {type, loc: [file name], msg}
 
 
 def _many(value: str | Sequence[str] | None) -> list[str] | None:

@@ -6,7 +6,8 @@ from enum import StrEnum
 
 
 class Action(StrEnum):
-    READ = "read"  # projects, datasets, records, questions, versions, stats
+    READ = "read"  # projects, datasets, questions, guidelines, stats, workflow
+    BROWSE = "browse"  # list and read any record and version (annotators reach records through their tasks)
     ANNOTATE = "annotate"  # submit and amend one's own responses
     REVIEW = "review"  # see everyone's responses, adjudicate
     WRITE = "write"  # create datasets, questions, records, versions, suggestions; import
@@ -17,8 +18,10 @@ class Action(StrEnum):
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "owner": frozenset(Action),
-    "engineer": frozenset({Action.READ, Action.ANNOTATE, Action.REVIEW, Action.WRITE, Action.EXPORT, Action.CAPTURE}),
-    "reviewer": frozenset({Action.READ, Action.ANNOTATE, Action.REVIEW}),
+    "engineer": frozenset(
+        {Action.READ, Action.BROWSE, Action.ANNOTATE, Action.REVIEW, Action.WRITE, Action.EXPORT, Action.CAPTURE}
+    ),
+    "reviewer": frozenset({Action.READ, Action.BROWSE, Action.ANNOTATE, Action.REVIEW}),
     "annotator": frozenset({Action.READ, Action.ANNOTATE}),
     "app": frozenset({Action.CAPTURE}),
 }

@@ -26,7 +26,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +70,7 @@ FEEDBACK = ChoiceQuestion(
 class CaptureCounts:
     accepted: int = 0
     duplicates: int = 0
+    record_ids: list[str] = field(default_factory=list)  # records this request's events made or moved on
 
 
 def _user(user: str | None) -> str:
@@ -164,11 +165,13 @@ class Capture:
         # Datasets (and their questions) first, in their own short transactions: with SQLite,
         # creating one inside the group's write transaction would wait on itself.
         datasets = {key: self._dataset(*key, events) for key, events in by_dataset.items()}
-        inserted: set[tuple[str, str]] = set()  # (project, client id) of each event stored now
+        # (project, client id) of each event stored now -> the record it became (None: none yet)
+        inserted: dict[tuple[str, str], str | None] = {}
         with self.store.engine.connect() as conn, conn.begin():
             for (project, name), events in by_dataset.items():
                 with self.store.writer(datasets[(project, name)], connection=conn) as writer:
-                    inserted |= {(project, cid) for cid in _Batch(writer, datasets[(project, name)]).run(events)}
+                    made = _Batch(writer, datasets[(project, name)]).run(events)
+                inserted.update({(project, cid): rid for cid, rid in made.items()})
         results = []
         claimed: set[tuple[str, str]] = set()
         for request in group:
@@ -178,6 +181,9 @@ class Capture:
                 if key in inserted and key not in claimed:
                     claimed.add(key)
                     counts.accepted += 1
+                    rid = inserted[key]
+                    if rid is not None and rid not in counts.record_ids:
+                        counts.record_ids.append(rid)
                 else:
                     counts.duplicates += 1
             results.append(counts)
@@ -221,8 +227,9 @@ class _Batch:
         row = self.conn.execute(select(t.datasets.c.project_id).where(t.datasets.c.id == self.dataset.id)).one()
         return int(row.project_id)
 
-    def run(self, events: list[CaptureEvent]) -> set[str]:
-        """Apply the events; the client ids of those stored now (the others were retries)."""
+    def run(self, events: list[CaptureEvent]) -> dict[str, str | None]:
+        """Apply the events; for each stored now (the others were retries), its client id and the
+        record it became, if any (a session's record is credited to its last turn)."""
         new = self._store_events(events)
         sessions: dict[str, dict[int, TurnEvent]] = defaultdict(dict)  # the new turns of each session
         # Sessions whose history an event needs (feedback, a pick without its own prompt): their
@@ -250,7 +257,8 @@ class _Batch:
             stmt = update(ce).where(ce.c.seq == bindparam("_seq")).values(record_id=bindparam("_rid"))
             self.conn.execute(stmt, self._links)
         self._drop_unused(superseded)
-        return {e.id for _, e in new}
+        made = {link["_seq"]: link["_rid"] for link in self._links}
+        return {e.id: made.get(seq) for seq, e in new}
 
     # -- the ledger -----------------------------------------------------------------------
 

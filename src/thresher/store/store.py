@@ -35,11 +35,15 @@ from thresher.model import Dataset, DatasetVersion, Project, Question, Record, R
 from thresher.model import validate_answers as _validate_answers
 from thresher.store import tables as t
 from thresher.store.accounts import Accounts
+from thresher.store.annotation import Annotations
 from thresher.store.blobs import BlobStore
 from thresher.store.capture import Capture
+from thresher.store.curation import Curation
 from thresher.store.engine import make_engine, resolve_url, upgrade
+from thresher.store.evals import Evals
 from thresher.store.jobs import Jobs
 from thresher.store.rows import READ_COLUMNS, RecordRow, dumps, response_from_row, response_id
+from thresher.store.training import Training
 from thresher.store.webhooks import Webhooks
 from thresher.store.writer import RecordWriter
 
@@ -92,6 +96,10 @@ class Store:
         self.jobs = Jobs(engine)
         self.webhooks = Webhooks(engine)
         self.capture = Capture(self)
+        self.curation = Curation(self)
+        self.annotation = Annotations(engine)
+        self.evals = Evals(engine)
+        self.training = Training(engine)
 
     @classmethod
     def open(cls, home: Path, url: str | None = None, blob_url: str | None = None) -> Store:

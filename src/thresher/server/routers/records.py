@@ -98,12 +98,12 @@ def metadata_filter(request: Request) -> list[tuple[str, str]]:
         "metadata value at that dotted path equals the value as text (`true`/`false` for booleans). "
         "`q` keeps records whose content contains the text."
     ),
-    openapi_extra={"x-thresher-action": "read"},
+    openapi_extra={"x-thresher-action": "browse"},
 )
 def list_records(
     dataset: DatasetName,
     store: StoreDep,
-    ctx: Annotated[ProjectAccess, need(Action.READ)],
+    ctx: Annotated[ProjectAccess, need(Action.BROWSE)],
     metadata: Annotated[list[tuple[str, str]], Depends(metadata_filter)],
     after: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="cursor: the `next` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -120,9 +120,9 @@ def list_records(
     return Page(items=[_public(r) for r in rows], next=rows[-1].seq if more else None)
 
 
-@router.get("/{record_id}", response_model=RecordPublic, openapi_extra={"x-thresher-action": "read"})
+@router.get("/{record_id}", response_model=RecordPublic, openapi_extra={"x-thresher-action": "browse"})
 def get_record(
-    dataset: DatasetName, record_id: RecordId, store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.READ)]
+    dataset: DatasetName, record_id: RecordId, store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.BROWSE)]
 ) -> RecordPublic:
     return _public(store.get_dataset_record(dataset_of(store, ctx, dataset), record_id))
 

@@ -42,9 +42,9 @@ def _public(v: DatasetVersion) -> VersionPublic:
     return VersionPublic(**v.model_dump(exclude={"id"}))
 
 
-@router.get("", response_model=list[VersionPublic], openapi_extra={"x-thresher-action": "read"})
+@router.get("", response_model=list[VersionPublic], openapi_extra={"x-thresher-action": "browse"})
 def list_versions(
-    dataset: DatasetName, store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.READ)]
+    dataset: DatasetName, store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.BROWSE)]
 ) -> list[VersionPublic]:
     return [_public(v) for v in store.list_versions(dataset_of(store, ctx, dataset))]
 
@@ -67,8 +67,8 @@ def create_version(
     return _public(v)
 
 
-@router.get("/{version}", response_model=VersionPublic, openapi_extra={"x-thresher-action": "read"})
+@router.get("/{version}", response_model=VersionPublic, openapi_extra={"x-thresher-action": "browse"})
 def get_version(
-    dataset: DatasetName, version: VersionName, store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.READ)]
+    dataset: DatasetName, version: VersionName, store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.BROWSE)]
 ) -> VersionPublic:
     return _public(store.get_version(dataset_of(store, ctx, dataset), version))

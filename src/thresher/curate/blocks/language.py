@@ -1,0 +1,78 @@
+"""Language identification with ``langid`` (its model ships inside the package: no download)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from thresher.curate._items import Item, prompt_and_answer
+from thresher.curate.blocks.base import KEEP, Block, BlockConfig, Verdict, drop, flagged, register_block
+from thresher.errors import MissingExtra
+
+_IDENTIFIER: Any = None
+
+
+def identifier() -> Any:
+    global _IDENTIFIER
+    if _IDENTIFIER is None:
+        try:
+            from langid.langid import LanguageIdentifier, model
+        except ImportError:
+            raise MissingExtra("langid", "curate") from None
+        _IDENTIFIER = LanguageIdentifier.from_modelstring(model, norm_probs=True)
+    return _IDENTIFIER
+
+
+def detect(text: str, allowed: list[str] | None = None) -> tuple[str, float]:
+    ident = identifier()
+    if allowed:
+        ident.set_languages(allowed)
+    lang, prob = ident.classify(text[:4000])
+    return str(lang), float(prob)
+
+
+class LanguageConfig(BlockConfig):
+    keep: list[str] = Field(default_factory=list, description="ISO 639-1 codes to keep; empty keeps all")
+    min_confidence: float = Field(default=0.0, ge=0, le=1, description="below it the language is 'und'")
+    min_chars: int = Field(default=12, ge=0, description="shorter texts are not judged")
+    metadata_key: str = Field(default="language", description="metadata key to write the language to")
+    mismatch: Literal["drop", "flag", "off"] = Field(
+        default="flag", description="a conversation whose answer is in another language than its prompt"
+    )
+
+
+@register_block("language")
+class Language(Block):
+    """Writes the language to metadata; drops languages not kept and prompt/answer mismatches."""
+
+    Config = LanguageConfig
+    config: LanguageConfig
+    annotates = True
+
+    def __init__(self, config: LanguageConfig) -> None:
+        super().__init__(config)
+        identifier()
+
+    def apply(self, item: Item) -> Verdict:
+        c = self.config
+        text = item.text()
+        if len(text.strip()) < c.min_chars:
+            return KEEP
+        lang, prob = detect(text)
+        if prob < c.min_confidence:
+            lang = "und"
+        if c.keep and lang not in c.keep:
+            return drop("language_not_kept", language=lang, confidence=round(prob, 3))
+        if c.mismatch != "off" and item.kind == "conversation":
+            prompt, answer = prompt_and_answer(item)
+            if len(prompt) >= c.min_chars and len(answer) >= c.min_chars:
+                lp, pp = detect(prompt)
+                la, pa = detect(answer)
+                if lp != la and pp >= 0.9 and pa >= 0.9:
+                    if c.mismatch == "drop":
+                        return drop("language_mismatch", prompt=lp, answer=la)
+                    item.metadata[c.metadata_key] = lang
+                    return flagged("language_mismatch", prompt=lp, answer=la)
+        item.metadata[c.metadata_key] = lang  # an annotation, not a change of content: no decision row
+        return KEEP
