@@ -22,6 +22,7 @@ each rule acts once per record and action (the triage log remembers), so re-runn
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -116,6 +117,12 @@ class TriageResult:
 
 def default_rules_path() -> Path:
     return Path(str(files("thresher.curate").joinpath("pipelines/triage.yaml")))
+
+
+@functools.cache
+def default_rules() -> tuple[Rule, ...]:
+    """The shipped rules, parsed once per process (triage on capture runs them on every batch)."""
+    return tuple(load_rules())
 
 
 def load_rules(path: Path | None = None) -> list[Rule]:
@@ -420,29 +427,13 @@ def apply_rules_to_records(
     store: Store, project: str, record_ids: Sequence[str], rules: Sequence[Rule] | None = None
 ) -> TriageResult:
     """Triage on capture: run the rules over just these (new or updated) records."""
-    rules = list(rules) if rules is not None else load_rules()
-    responses = store.responses_for(list(record_ids))
-    items = []
-    for rid in record_ids:
-        try:
-            rec = store.get_record(rid)
-        except NotFound:  # a session record superseded since (its successor is triaged instead)
-            continue
-        resp = [{"id": r.id, "user": r.user, "answers": r.answers} for r in responses.get(rid, [])]
-        content = {k: v for k, v in rec.dump_content().items() if k != "kind"}
-        items.append(
-            Item(
-                id=rid,
-                kind=rec.kind,
-                content=content,
-                metadata=rec.metadata,
-                source=rec.source.model_dump(mode="json", exclude_none=True),
-                split=rec.split,
-                task_type=rec.task_type,
-                domains=rec.domains,
-                lineage=rec.lineage,
-                synthetic=rec.synthetic,
-                responses=resp,
-            )
-        )
+    rules = list(rules) if rules is not None else default_rules()
+    # Records superseded since (a session that moved on) are simply not found: their successor
+    # is triaged instead.
+    rows = store.record_rows(record_ids)
+    responses = store.responses_for([r.id for r in rows])
+    items = [
+        Item.from_row(row, [{"id": r.id, "user": r.user, "answers": r.answers} for r in responses.get(row.id, [])])
+        for row in rows
+    ]
     return apply_rules(store, project, rules, items)
