@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
 from pydantic import Field
@@ -11,27 +12,38 @@ from thresher.curate.blocks.base import KEEP, Block, BlockConfig, Verdict, drop,
 from thresher.errors import MissingExtra
 
 _IDENTIFIER: Any = None
+# One identifier per process, loaded once (about a second) and used under this lock: the server
+# triages from many threads at once, and `set_languages` changes the shared identifier.
+_LOCK = threading.RLock()
 
 
 def identifier() -> Any:
     global _IDENTIFIER
-    if _IDENTIFIER is None:
-        try:
-            from langid.langid import LanguageIdentifier, model
-        except ImportError:
-            raise MissingExtra("langid", "curate") from None
-        _IDENTIFIER = LanguageIdentifier.from_modelstring(model, norm_probs=True)
-    return _IDENTIFIER
+    with _LOCK:
+        if _IDENTIFIER is None:
+            try:
+                from langid.langid import LanguageIdentifier, model
+            except ImportError:
+                raise MissingExtra("langid", "curate") from None
+            _IDENTIFIER = LanguageIdentifier.from_modelstring(model, norm_probs=True)
+        return _IDENTIFIER
 
 
 _ONE_THREAD: Any = None
+_LANGUAGES: tuple[str, ...] | None = None  # what the identifier is restricted to now (None: all)
 
 
 def detect(text: str, allowed: list[str] | None = None) -> tuple[str, float]:
-    global _ONE_THREAD
-    ident = identifier()
-    if allowed:
-        ident.set_languages(allowed)
+    with _LOCK:
+        return _detect(identifier(), text, allowed)
+
+
+def _detect(ident: Any, text: str, allowed: list[str] | None) -> tuple[str, float]:
+    global _ONE_THREAD, _LANGUAGES
+    wanted = tuple(allowed) if allowed else None
+    if wanted != _LANGUAGES:  # restricting rebuilds langid's tables: only when it changes
+        ident.set_languages(list(wanted) if wanted else None)
+        _LANGUAGES = wanted
     if _ONE_THREAD is None:
         from threadpoolctl import ThreadpoolController
 
