@@ -107,7 +107,8 @@ class _Run:
         """Items with their chat messages, cache keys and cached answers, a store page at a time."""
         identity, n = self.adapter.identity, self.options.samples
         flt = RecordFilter(kinds=[EVAL_KIND])
-        for batch in self.store.iter_records(suite.dataset, version=suite.version, flt=flt, batch_size=1000):
+        # Small pages: the first calls go out after one short read, not after the whole suite's.
+        for batch in self.store.iter_records(suite.dataset, version=suite.version, flt=flt, batch_size=64):
             prepared = []
             for row in batch:
                 domains = orjson.loads(row.domains) if row.domains != "[]" else ()
@@ -181,12 +182,21 @@ class _Run:
         return result
 
     def flush(self) -> None:
-        if self.results:
-            self.store.evals.add_results(self.run.id, self.results)
-            self.results = []
-        if self.new_cache:
-            self.store.evals.cache_put(self.new_cache)
-            self.new_cache = []
+        results, self.results = self.results, []
+        answers, self.new_cache = self.new_cache, []
+        self._write(results, answers)
+
+    def _write(self, results: list[EvalResult], answers: list[tuple[str, str, CachedAnswer]]) -> None:
+        if results:
+            self.store.evals.add_results(self.run.id, results)
+        if answers:
+            self.store.evals.cache_put(answers)
+
+    async def aflush(self) -> None:
+        """Write in a thread: the calls in flight go on meanwhile (a write on the loop stalls them all)."""
+        results, self.results = self.results, []
+        answers, self.new_cache = self.new_cache, []
+        await asyncio.to_thread(self._write, results, answers)
 
     async def execute(self, suite: Suite, progress: Callable[[int], None] | None) -> None:
         it = self.work(suite)
@@ -197,7 +207,7 @@ class _Run:
                 self.results.append(await self.process(item, messages, keys, cached))
                 self.done += 1
                 if len(self.results) >= flush_every:
-                    self.flush()
+                    await self.aflush()
                 if progress is not None:
                     progress(self.done)
 
