@@ -246,24 +246,12 @@ class Curation:
         self, dataset: Dataset, name: str, record_ids: Iterable[str], description: str | None = None
     ) -> DatasetVersion:
         """A version holding exactly ``record_ids`` of ``dataset`` and their submitted responses."""
-        from thresher.store.store import _QUESTIONS, _manifest_hash
+        from thresher.store.store import open_version, seal_version
 
         rec, resp = t.records, t.responses
         try:
             with self._engine.begin() as conn:
-                vid = conn.execute(
-                    insert(t.dataset_versions)
-                    .values(
-                        dataset_id=dataset.id,
-                        name=name,
-                        description=description,
-                        record_count=0,
-                        manifest_hash="",
-                        questions=_QUESTIONS.dump_json(dataset.questions).decode(),
-                        created_at=_now(),
-                    )
-                    .returning(t.dataset_versions.c.id)
-                ).scalar_one()
+                vid = open_version(conn, dataset, name, description)
                 for chunk in _chunks(record_ids, _CHUNK):
                     rows = conn.execute(
                         select(rec.c.seq).where(rec.c.dataset_id == dataset.id, rec.c.id.in_(chunk))
@@ -290,12 +278,7 @@ class Curation:
                                 for a in answers
                             ],
                         )
-                digest, count = _manifest_hash(conn, vid)
-                conn.execute(
-                    update(t.dataset_versions)
-                    .where(t.dataset_versions.c.id == vid)
-                    .values(record_count=count, manifest_hash=digest)
-                )
+                seal_version(conn, vid)
         except IntegrityError:
             raise Conflict(f"version {name!r} of {dataset.project}/{dataset.name} already exists") from None
         return self._store.get_version(dataset, name)

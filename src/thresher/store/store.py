@@ -601,30 +601,18 @@ class Store:
         r, resp = t.records, t.responses
         try:
             with self.engine.begin() as conn:
-                vid = conn.execute(
-                    insert(t.dataset_versions)
-                    .values(
-                        dataset_id=dataset.id,
-                        name=name,
-                        description=description,
-                        record_count=0,
-                        manifest_hash="",
-                        questions=_QUESTIONS.dump_json(dataset.questions).decode(),
-                        created_at=_now(),
-                    )
-                    .returning(t.dataset_versions.c.id)
-                ).scalar_one()
+                vid = open_version(conn, dataset, name, description)
                 conn.execute(
                     insert(t.version_records).from_select(
                         ["version_id", "record_seq"],
-                        select(select(vid).scalar_subquery(), r.c.seq).where(r.c.dataset_id == dataset.id),
+                        select(literal(vid, Integer), r.c.seq).where(r.c.dataset_id == dataset.id),
                     )
                 )
                 conn.execute(
                     insert(t.version_responses).from_select(
                         ["version_id", "response_id", "record_id", "user_name", "answers", "status"],
                         select(
-                            select(vid).scalar_subquery(),
+                            literal(vid, Integer),
                             resp.c.id,
                             resp.c.record_id,
                             resp.c.user_name,
@@ -635,12 +623,7 @@ class Store:
                         .where(r.c.dataset_id == dataset.id, resp.c.status == "submitted"),
                     )
                 )
-                digest, count = _manifest_hash(conn, vid)
-                conn.execute(
-                    update(t.dataset_versions)
-                    .where(t.dataset_versions.c.id == vid)
-                    .values(record_count=count, manifest_hash=digest)
-                )
+                seal_version(conn, vid)
         except IntegrityError:
             raise Conflict(f"version {name!r} of {dataset.project}/{dataset.name} already exists") from None
         return self.get_version(dataset, name)
@@ -733,6 +716,34 @@ def _version_from_row(dataset: Dataset, row: Any) -> DatasetVersion:
         record_count=row.record_count,
         manifest_hash=row.manifest_hash,
         created_at=row.created_at,
+    )
+
+
+def open_version(conn: Connection, dataset: Dataset, name: str, description: str | None) -> int:
+    """Insert an empty version row (its membership follows, then `seal_version`); its id."""
+    vid: int = conn.execute(
+        insert(t.dataset_versions)
+        .values(
+            dataset_id=dataset.id,
+            name=name,
+            description=description,
+            record_count=0,
+            manifest_hash="",
+            questions=_QUESTIONS.dump_json(dataset.questions).decode(),
+            created_at=_now(),
+        )
+        .returning(t.dataset_versions.c.id)
+    ).scalar_one()
+    return vid
+
+
+def seal_version(conn: Connection, vid: int) -> None:
+    """Count the version's members and write its manifest hash."""
+    digest, count = _manifest_hash(conn, vid)
+    conn.execute(
+        update(t.dataset_versions)
+        .where(t.dataset_versions.c.id == vid)
+        .values(record_count=count, manifest_hash=digest)
     )
 
 
