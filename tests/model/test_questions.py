@@ -24,6 +24,9 @@ from thresher.model import (
     TextQuestion,
     TimelineSegmentQuestion,
     TrackQuestion,
+    RecordingQuestion,
+    StepPreferenceQuestion,
+    TrajectoryQuestion,
     TranscriptQuestion,
     validate_answers,
 )
@@ -493,12 +496,15 @@ EVERY_TYPE: list[Question] = [
     TrackQuestion(name="q_track", labels=["car"]),
     TranscriptQuestion(name="q_transcript", speakers=["A"]),
     ConversationQuestion(name="q_conversation", title="Fix the conversation"),
+    TrajectoryQuestion(name="q_trajectory", plan_only=True, tools=["search"]),
+    StepPreferenceQuestion(name="q_step_pref", rationale="required"),
+    RecordingQuestion(name="q_recording", tags={"emotion": ["neutral", "happy"]}, min_seconds=1, max_seconds=10),
 ]
 
 
 def test_every_question_type_is_covered() -> None:
     assert sorted(q.type for q in EVERY_TYPE) == sorted(QUESTION_TYPES)
-    assert len(QUESTION_TYPES) == 12
+    assert len(QUESTION_TYPES) == 15
 
 
 @pytest.mark.parametrize("question", EVERY_TYPE, ids=lambda q: q.type)
@@ -517,3 +523,81 @@ def test_question_adapter_dispatches_on_type() -> None:
         QUESTION_ADAPTER.validate_python({"type": "essay", "name": "e"})
     with pytest.raises(ValidationError, match="extra"):
         QUESTION_ADAPTER.validate_python({"type": "text", "name": "t", "colour": "red"})
+
+
+# -- authoring from scratch: trajectories, step preferences, recordings ---------------------------
+
+RUN_WITH_ALTERNATIVES = Record(
+    content={
+        "kind": "agent_run",
+        "task": "find the file",
+        "tools": [{"type": "function", "function": {"name": "ls"}}],
+        "steps": [
+            {"type": "plan", "content": "list, then answer"},
+            {
+                "type": "tool_call",
+                "tool_call": {"name": "ls"},
+                "alternatives": [{"id": "b", "tool_call": {"name": "find"}}, {"id": "c", "content": "I cannot"}],
+            },
+            {"type": "message", "content": "done"},
+        ],
+    }
+)
+
+
+def test_trajectory_checks_tools_against_the_record() -> None:
+    q = TrajectoryQuestion(name="t")
+    good = {"steps": [{"type": "plan", "content": "p"}, {"type": "tool_call", "tool_call": {"name": "ls"}}]}
+    assert q.validate_value(good, RUN_WITH_ALTERNATIVES)["steps"][1]["tool_call"]["name"] == "ls"
+    with pytest.raises(ValueError, match="unknown tool 'rm'"):
+        q.validate_value({"steps": [{"type": "tool_call", "tool_call": {"name": "rm"}}]}, RUN_WITH_ALTERNATIVES)
+    with pytest.raises(ValueError, match="plan steps only"):
+        TrajectoryQuestion(name="t", plan_only=True).validate_value(good)
+    with pytest.raises(ValidationError):
+        q.validate_value({"steps": []})
+
+
+def test_step_preference_choices_come_from_the_step() -> None:
+    q = StepPreferenceQuestion(name="s")
+    assert q.validate_value([{"step": 1, "choice": "b"}], RUN_WITH_ALTERNATIVES) == [{"step": 1, "choice": "b"}]
+    assert q.validate_value([{"step": 1, "choice": "taken"}], RUN_WITH_ALTERNATIVES)[0]["choice"] == "taken"
+    with pytest.raises(ValueError, match="expected one of \\['taken', 'b', 'c'\\]"):
+        q.validate_value([{"step": 1, "choice": "z"}], RUN_WITH_ALTERNATIVES)
+    with pytest.raises(ValueError, match="no alternatives"):
+        q.validate_value([{"step": 0, "choice": "taken"}], RUN_WITH_ALTERNATIVES)
+    with pytest.raises(ValueError, match="rationale is required"):
+        StepPreferenceQuestion(name="s", rationale="required").validate_value([{"step": 1, "choice": "b"}])
+
+
+def test_an_alternative_cannot_be_called_taken() -> None:
+    with pytest.raises(ValidationError, match="names the recorded step"):
+        Record(
+            content={
+                "kind": "agent_run",
+                "task": "t",
+                "steps": [{"type": "message", "content": "x", "alternatives": [{"id": "taken", "content": "y"}]}],
+            }
+        )
+    with pytest.raises(ValidationError, match="neither 'taken' nor"):
+        Record(
+            content={
+                "kind": "agent_run",
+                "task": "t",
+                "steps": [
+                    {"type": "message", "content": "x", "alternatives": [{"id": "b", "content": "y"}], "chosen": "q"}
+                ],
+            }
+        )
+
+
+def test_recording_checks_the_selected_take_and_tags() -> None:
+    q = RecordingQuestion(name="r", tags={"emotion": ["neutral", "happy"]}, min_seconds=1, max_seconds=10)
+    take = {"blob": {"uri": "blob://sha256/ab", "mime_type": "audio/webm"}, "duration_s": 3.2}
+    out = q.validate_value({"takes": [take], "tags": {"emotion": "happy"}})
+    assert out["selected"] == 0 and out["tags"] == {"emotion": "happy"}
+    with pytest.raises(ValueError, match="selected take 1 does not exist"):
+        q.validate_value({"takes": [take], "selected": 1})
+    with pytest.raises(ValueError, match="lasts 0.2 s"):
+        q.validate_value({"takes": [{**take, "duration_s": 0.2}]})
+    with pytest.raises(ValueError, match="tag emotion: expected one of"):
+        q.validate_value({"takes": [take], "tags": {"emotion": "angry"}})

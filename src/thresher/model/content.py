@@ -74,6 +74,26 @@ StepType = Literal["plan", "reasoning", "tool_call", "tool_result", "message", "
 FailureCause = Literal["model_output", "system", "tool", "unknown"]
 
 
+class Alternative(_Content):
+    """Another output the agent could have produced at a step (sampled, or offered to the user).
+
+    The step as recorded is the option ``"taken"``; alternatives are the others, by ``id``.
+    Step-level preference data comes from choosing among them."""
+
+    id: str = Field(min_length=1)
+    content: str | None = None
+    tool_call: ToolCall | None = None
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Alternative:
+        if self.id == "taken":
+            raise ValueError('"taken" names the recorded step; pick another alternative id')
+        if self.content is None and self.tool_call is None:
+            raise ValueError("an alternative needs content or a tool_call")
+        return self
+
+
 class Step(_Content):
     """One step of an agent run. Which fields are needed depends on ``type``."""
 
@@ -88,9 +108,18 @@ class Step(_Content):
     started_at: float | None = Field(default=None, description="unix seconds")
     latency_ms: float | None = Field(default=None, ge=0)
     tokens: int | None = Field(default=None, ge=0)
+    alternatives: list[Alternative] | None = Field(default=None, description="other outputs offered here")
+    chosen: str | None = Field(default=None, description='the option the app\'s user picked: "taken" or an id')
 
     @model_validator(mode="after")
     def _check(self) -> Step:
+        if self.alternatives:
+            ids = [a.id for a in self.alternatives]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"alternative ids must be unique, got {ids}")
+        options = {"taken", *(a.id for a in self.alternatives or [])}
+        if self.chosen is not None and self.chosen not in options:
+            raise ValueError(f"chosen {self.chosen!r} is neither 'taken' nor an alternative's id")
         if self.type == "tool_call" and self.tool_call is None:
             raise ValueError("a tool_call step needs tool_call")
         if self.type == "handoff" and not self.handoff_to:

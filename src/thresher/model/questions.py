@@ -15,6 +15,9 @@ region             ``[{"label": "cat", "box": [x, y, w, h]}]`` (or polygon, mask
 timeline_segment   ``[{"start": 1.5, "end": 3.0, "label": "jump"}]`` (seconds)
 track              ``[{"track_id": "1", "label": "car", "keyframes": [...]}]``
 transcript         ``[{"start": 0.0, "end": 2.1, "speaker": "A", "text": "hi"}]``
+trajectory         ``{"steps": [{"type": "plan", "content": "..."}, ...], "final": "..."}``
+step_preference    ``[{"step": 3, "choice": "b", "rationale": "why"}]`` ("taken" or an id)
+recording          ``{"takes": [{"blob": {...}, "duration_s": 3.1}], "selected": 0, "tags": {}}``
 =================  ==============================================================
 """
 
@@ -25,8 +28,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from thresher.model.content import AgentRunContent, ComparisonContent, MediaContent
-from thresher.model.messages import Message, ToolCall
+from thresher.model.content import AgentRunContent, ComparisonContent, MediaContent, Step
+from thresher.model.messages import BlobRef, Message, ToolCall
 from thresher.model.record import Record
 
 _NAME = r"^[a-z][a-z0-9_]{0,63}$"
@@ -445,6 +448,110 @@ class TranscriptQuestion(_Question):
         return [s.model_dump(exclude_none=True) for s in segments]
 
 
+class TrajectoryValue(_Value):
+    steps: list[Step] = Field(min_length=1)
+    final: str | None = None
+
+
+class TrajectoryQuestion(_Question):
+    """Write an agent trajectory (or only its plan) for the record's task: steps with tool calls.
+
+    The answer trains as SFT rows (planning data); ``tools`` limits which tools a call may name
+    (empty: the record's tools, or any)."""
+
+    type: Literal["trajectory"] = "trajectory"
+    plan_only: bool = False
+    tools: list[str] | None = None
+
+    def validate_value(self, value: Any, record: Record | None = None) -> dict[str, Any]:
+        v = TrajectoryValue.model_validate(value)
+        if self.plan_only:
+            other = sorted({s.type for s in v.steps} - {"plan"})
+            if other:
+                raise ValueError(f"this question takes plan steps only, got {other}")
+        allowed = set(self.tools or [])
+        if not allowed and record is not None:
+            tools = getattr(record.content, "tools", None) or []
+            allowed = {t.get("function", t).get("name") for t in tools if isinstance(t, dict)} - {None}
+        for i, s in enumerate(v.steps):
+            if s.tool_call is not None and allowed and s.tool_call.name not in allowed:
+                raise ValueError(f"step {i}: unknown tool {s.tool_call.name!r}; expected one of {sorted(allowed)}")
+        return v.model_dump(mode="json", exclude_none=True)
+
+
+class StepChoice(_Value):
+    step: int = Field(ge=0)
+    choice: str = Field(min_length=1)
+    rationale: str | None = None
+
+
+class StepPreferenceQuestion(_Question):
+    """At each agent step that offers alternatives, pick the preferred output (step-level DPO)."""
+
+    type: Literal["step_preference"] = "step_preference"
+    rationale: Rationale = "optional"
+
+    def validate_value(self, value: Any, record: Record | None = None) -> list[dict[str, Any]]:
+        picks = TypeAdapter(list[StepChoice]).validate_python(value)
+        steps = [p.step for p in picks]
+        if len(set(steps)) != len(steps):
+            raise ValueError("a step has two choices")
+        if record is not None:
+            if not isinstance(record.content, AgentRunContent):
+                raise ValueError("step preferences apply to agent_run records")
+            run = record.content.steps
+            for p in picks:
+                if p.step >= len(run):
+                    raise ValueError(f"step {p.step} does not exist; the run has {len(run)} steps")
+                options = ["taken", *(a.id for a in run[p.step].alternatives or [])]
+                if len(options) < 2:
+                    raise ValueError(f"step {p.step} has no alternatives to choose among")
+                if p.choice not in options:
+                    raise ValueError(f"step {p.step}: expected one of {options}, got {p.choice!r}")
+        for p in picks:
+            _check_rationale(self.rationale, p.rationale)
+        return [p.model_dump(exclude_none=True) for p in sorted(picks, key=lambda p: p.step)]
+
+
+class Take(_Value):
+    blob: BlobRef
+    duration_s: float = Field(gt=0)
+
+
+class RecordingValue(_Value):
+    takes: list[Take] = Field(min_length=1)
+    selected: int = Field(default=0, ge=0)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RecordingQuestion(_Question):
+    """Record the record's text (a prompt script) from the microphone: takes, the chosen one, tags.
+
+    ``tags`` names the tag sets the annotator picks from (``{"emotion": ["neutral", "happy"]}``);
+    the selected take with the script as its transcript exports as a TTS dataset."""
+
+    type: Literal["recording"] = "recording"
+    tags: dict[str, list[str]] = Field(default_factory=dict)
+    min_seconds: float = Field(default=0.5, ge=0)
+    max_seconds: float = Field(default=60.0, gt=0)
+
+    def validate_value(self, value: Any, record: Record | None = None) -> dict[str, Any]:
+        v = RecordingValue.model_validate(value)
+        if v.selected >= len(v.takes):
+            raise ValueError(f"selected take {v.selected} does not exist; there are {len(v.takes)}")
+        take = v.takes[v.selected]
+        if not self.min_seconds <= take.duration_s <= self.max_seconds:
+            raise ValueError(
+                f"the selected take lasts {take.duration_s:.1f} s; expected {self.min_seconds}-{self.max_seconds} s"
+            )
+        for name, chosen in v.tags.items():
+            if name not in self.tags:
+                raise ValueError(f"unknown tag {name!r}; expected one of {sorted(self.tags)}")
+            if chosen not in self.tags[name]:
+                raise ValueError(f"tag {name}: expected one of {self.tags[name]}, got {chosen!r}")
+        return v.model_dump(mode="json", exclude_none=True)
+
+
 Question = Annotated[
     TextQuestion
     | ConversationQuestion
@@ -457,7 +564,10 @@ Question = Annotated[
     | RegionQuestion
     | TimelineSegmentQuestion
     | TrackQuestion
-    | TranscriptQuestion,
+    | TranscriptQuestion
+    | TrajectoryQuestion
+    | StepPreferenceQuestion
+    | RecordingQuestion,
     Field(discriminator="type"),
 ]
 QUESTION_ADAPTER: TypeAdapter[Question] = TypeAdapter(Question)
