@@ -9,14 +9,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from thresher.errors import DataError, ErrorDetail
-from thresher.model.capture import AgentRunEvent, FeedbackEvent, PreferenceEvent, TurnEvent
+from thresher.model.capture import (
+    AgentEndEvent,
+    AgentRunEvent,
+    AgentStepEvent,
+    FeedbackEvent,
+    PreferenceEvent,
+    TurnEvent,
+)
 from thresher.model.content import Candidate, Failure, Outcome, Step
 from thresher.model.messages import ContentPart
 from thresher.sdk._events import (
+    Alternatives,
     CandidateLike,
     Event,
     MessageLike,
     ToolCallLike,
+    alternatives_of,
     build,
     new_id,
     to_json,
@@ -36,6 +45,27 @@ def _candidates(candidates: Sequence[CandidateLike]) -> tuple[list[Any], list[st
             out.append(c)
             ids.append(c.id if isinstance(c, Candidate) else (str(c["id"]) if "id" in c else None))
     return out, ids
+
+
+StepLike = Step | Mapping[str, Any]
+OutcomeLike = Outcome | Mapping[str, Any] | Literal["success", "failure", "partial", "unknown"]
+
+
+def _step(step: StepLike, alternatives: Alternatives | None = None, chosen: str | None = None) -> StepLike:
+    """A step with the alternatives offered at it and the option the user chose (checked when the event
+    is built: ``chosen`` must be ``"taken"`` or one of the alternatives' ids)."""
+    if isinstance(step, Step) and alternatives is None and chosen is None:
+        return step
+    out = step.model_dump(exclude_none=True) if isinstance(step, Step) else dict(step)
+    if alternatives is not None:
+        out["alternatives"] = alternatives
+    if out.get("alternatives") is not None:
+        out["alternatives"] = alternatives_of(out["alternatives"])
+    if chosen is not None:
+        out["chosen"] = chosen
+    if isinstance(out.get("tool_call"), Mapping):
+        out["tool_call"] = to_tool_call(out["tool_call"])
+    return out
 
 
 class CaptureAPI(ABC):
@@ -145,9 +175,9 @@ class CaptureAPI(ABC):
     def agent_run(
         self,
         task: str | Sequence[MessageLike],
-        steps: Sequence[Step | Mapping[str, Any]] = (),
+        steps: Sequence[StepLike] = (),
         *,
-        outcome: Outcome | Mapping[str, Any] | Literal["success", "failure", "partial", "unknown"] | None = None,
+        outcome: OutcomeLike | None = None,
         failure: Failure | Mapping[str, Any] | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         model: str | None = None,
@@ -155,11 +185,14 @@ class CaptureAPI(ABC):
         metadata: Mapping[str, Any] | None = None,
         id: str | None = None,
     ) -> str:
-        """Record a whole agent run at once (use :meth:`trace` to send it step by step)."""
+        """Record a whole agent run at once (use :meth:`trace` to send it step by step).
+
+        A step may carry the ``alternatives`` offered at it and the option the user ``chosen``
+        (see :meth:`agent_step` for the short forms)."""
         data = {
             "run_id": run_id or new_id(),
             "task": task if isinstance(task, str) else list(task),
-            "steps": list(steps),
+            "steps": [_step(s) for s in steps],
             "outcome": {"status": outcome} if isinstance(outcome, str) else outcome,
             "failure": failure,
             "tools": list(tools) if tools is not None else None,
@@ -167,6 +200,62 @@ class CaptureAPI(ABC):
             "metadata": metadata,
         }
         return self._emit(AgentRunEvent, data, id)
+
+    def agent_step(
+        self,
+        run_id: str,
+        step: StepLike,
+        *,
+        alternatives: Alternatives | None = None,
+        chosen: str | None = None,
+        index: int | None = None,
+        task: str | Sequence[MessageLike] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        id: str | None = None,
+    ) -> str:
+        """Record one step of a run by its id; :meth:`agent_end` closes the run and makes its record.
+
+        For runs that span requests, and for steps where the user chose among outputs: the step as
+        recorded is option ``"taken"``; ``alternatives`` are the others (text, which gets the ids
+        ``"b"``, ``"c"``...; :class:`~thresher.model.Alternative` or its dict, with ``content`` or a
+        ``tool_call``; or a mapping ``{id: text}``); ``chosen`` is the option the user picked::
+
+            client.agent_step(run_id, {"type": "message", "content": "Option A"}, index=3,
+                              alternatives={"b": "Option B"}, chosen="b")
+
+        ``index`` is the step's position (default: arrival order); send ``task`` with the first step
+        or with the end. The step is checked here: an unknown ``chosen`` raises ``DataError``.
+        """
+        data = {
+            "run_id": run_id,
+            "index": index,
+            "task": task if task is None or isinstance(task, str) else list(task),
+            "step": _step(step, alternatives, chosen),
+            "metadata": metadata,
+        }
+        return self._emit(AgentStepEvent, data, id)
+
+    def agent_end(
+        self,
+        run_id: str,
+        *,
+        outcome: OutcomeLike | None = None,
+        failure: Failure | Mapping[str, Any] | None = None,
+        task: str | Sequence[MessageLike] | None = None,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        id: str | None = None,
+    ) -> str:
+        """Close a run sent with :meth:`agent_step`: its outcome (default ``"unknown"``) and failure."""
+        data = {
+            "run_id": run_id,
+            "task": task if task is None or isinstance(task, str) else list(task),
+            "outcome": {"status": outcome} if isinstance(outcome, str) else outcome,
+            "failure": failure,
+            "model": model,
+            "metadata": metadata,
+        }
+        return self._emit(AgentEndEvent, data, id)
 
     def trace(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -19,7 +19,7 @@ from thresher.model.capture import (
     PreferenceEvent,
     TurnEvent,
 )
-from thresher.model.content import Candidate
+from thresher.model.content import Alternative, Candidate
 from thresher.model.messages import Message, ToolCall
 
 Event = TurnEvent | PreferenceEvent | FeedbackEvent | AgentRunEvent | AgentStepEvent | AgentEndEvent
@@ -69,3 +69,28 @@ def to_tool_call(call: ToolCallLike) -> ToolCallLike:
             parsed = args
         args = parsed if isinstance(parsed, dict) else args
     return {"id": call.get("id"), "name": fn.get("name"), "arguments": {} if args is None else args}
+
+
+AlternativeLike = Alternative | Mapping[str, Any] | str
+Alternatives = Sequence[AlternativeLike] | Mapping[str, str | Mapping[str, Any]]
+
+
+def _alternative(alt: AlternativeLike, default_id: str) -> AlternativeLike:
+    if isinstance(alt, str):
+        return {"id": default_id, "content": alt}
+    if isinstance(alt, Alternative):
+        return alt
+    out = dict(alt)
+    out.setdefault("id", default_id)
+    if isinstance(out.get("tool_call"), Mapping):
+        out["tool_call"] = to_tool_call(out["tool_call"])
+    return out
+
+
+def alternatives_of(alts: Alternatives) -> list[AlternativeLike]:
+    """Alternatives as the model takes them. Plain text gets the ids ``"b"``, ``"c"``... in order (the
+    recorded step is option A, ``"taken"``); a mapping is ``{id: text or alternative fields}``."""
+    if isinstance(alts, Mapping):
+        return [_alternative({"content": v} if isinstance(v, str) else v, str(k)) for k, v in alts.items()]
+    letters = [chr(ord("b") + i) if i < 25 else f"alt{i}" for i in range(len(alts))]
+    return [_alternative(a, letters[i]) for i, a in enumerate(alts)]

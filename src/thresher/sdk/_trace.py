@@ -19,7 +19,16 @@ from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 from thresher.errors import DataError, ErrorDetail
 from thresher.model.capture import AgentEndEvent, AgentStepEvent
 from thresher.model.content import Failure, FailureCause, Step, StepType
-from thresher.sdk._events import Emit, MessageLike, ToolCallLike, build, new_id, to_tool_call
+from thresher.sdk._events import (
+    Alternatives,
+    Emit,
+    MessageLike,
+    ToolCallLike,
+    alternatives_of,
+    build,
+    new_id,
+    to_tool_call,
+)
 
 log = logging.getLogger("thresher.sdk")
 
@@ -88,8 +97,13 @@ class Run:
         handoff_to: str | None = None,
         latency_ms: float | None = None,
         tokens: int | None = None,
+        alternatives: Alternatives | None = None,
+        chosen: str | None = None,
     ) -> int:
-        """Record a step of any type; the named methods below are shorthands."""
+        """Record a step of any type; the named methods below are shorthands.
+
+        ``alternatives`` are the other outputs offered at this step (texts get the ids "b", "c"...),
+        ``chosen`` the one the user picked ("taken" for this step): step-level preference data."""
         fields = {
             "type": type,
             "content": content,
@@ -102,6 +116,8 @@ class Run:
             "latency_ms": latency_ms,
             "tokens": tokens,
             "started_at": time.time(),
+            "alternatives": None if alternatives is None else alternatives_of(alternatives),
+            "chosen": chosen,
         }
         step = build(Step, fields, "step")  # invalid steps raise here, before taking an index
         with self._lock:
@@ -153,8 +169,16 @@ class Run:
             "tool_result", content, tool_call_id=answers, is_error=is_error, latency_ms=latency_ms, agent=agent
         )
 
-    def message(self, content: str, *, agent: str | None = None, model: str | None = None) -> int:
-        return self.step("message", content, agent=agent, model=model)
+    def message(
+        self,
+        content: str,
+        *,
+        agent: str | None = None,
+        model: str | None = None,
+        alternatives: Alternatives | None = None,
+        chosen: str | None = None,
+    ) -> int:
+        return self.step("message", content, agent=agent, model=model, alternatives=alternatives, chosen=chosen)
 
     def handoff(self, to: str, content: str | None = None, *, agent: str | None = None) -> int:
         return self.step("handoff", content, handoff_to=to, agent=agent)
