@@ -96,7 +96,7 @@ def compare_versions(
 ) -> CompareReport:
     """Train ``recipe`` on ``a`` and on ``b`` (each ``dataset@version``), evaluate base, A and B on
     ``suite``, and write the report to ``out`` (HTML; ``.json`` beside it)."""
-    from thresher.evals import compare_runs, resolve_suite
+    from thresher.evals import resolve_suite
 
     for ref in (a, b):
         split_ref(ref, project)  # fail on a bad reference before any training
@@ -113,7 +113,20 @@ def compare_versions(
     for ref in (a, b):
         run, stage = trained[ref]
         sides.append(Side(ref, stage, run, _evaluate(store, the_suite, stage, ref, max_tokens)))
+    return build_report(store, project, recipe, sides, out, seed=seed)
+
+
+def build_report(
+    store: Store, project: str, recipe: Recipe, sides: list[Side], out: Path, *, seed: int = 0
+) -> CompareReport:
+    """The report from recorded runs: ``sides`` are base, A and B, each with its finished eval run
+    (all on one suite version). Arena ratings of their models are included where votes exist."""
+    if len(sides) != 3:
+        raise ConfigError(f"a comparison report needs base, A and B; got {len(sides)} sides")
+    from thresher.evals import compare_runs
+
     base, side_a, side_b = sides
+    a, b = side_a.label, side_b.label
     pairs = {
         "base_vs_a": compare_runs(store, base.eval_run, side_a.eval_run, seed=seed),
         "base_vs_b": compare_runs(store, base.eval_run, side_b.eval_run, seed=seed),
@@ -121,10 +134,13 @@ def compare_versions(
     }
     ab = pairs["a_vs_b"]
     verdict, headline = _verdict(a, b, ab)
-    arena = _arena(store, project, [s.stage.name for s in sides] + [str(s.stage.model_path) for s in sides])
+    # Arena battles name a model as its eval runs do (a model folder, an endpoint's model name).
+    names = [s.stage.name for s in sides] + [s.eval_run.model for s in sides]
+    arena = _arena(store, project, names + [str(s.stage.model_path) for s in sides if s.stage.model_path])
+    suite_name = side_a.eval_run.suite
     data = {
         "project": project,
-        "suite": the_suite.name,
+        "suite": suite_name,
         "recipe": recipe.model_dump(mode="json"),
         "verdict": verdict,
         "headline": headline,
@@ -137,7 +153,7 @@ def compare_versions(
     try:
         from thresher.evals.report import write_stage_report
 
-        write_stage_report(store, [s.eval_run for s in sides], stages_page, title=f"Stages on {the_suite.name}")
+        write_stage_report(store, [s.eval_run for s in sides], stages_page, title=f"Stages on {suite_name}")
     except ImportError:  # pragma: no cover - an evals build without the stage report
         stages_page = Path()
     out.write_text(_html(data, stages_page.name if stages_page.name else None), encoding="utf-8")
