@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from evals_support import QUESTIONS, make_suite, server, suite
 
-from thresher.errors import NotFound
+from thresher.errors import ConfigError, NotFound
 from thresher.evals import CallableAdapter, RunOptions, Suite, compare_runs, get_scorer, run_eval
 from thresher.evals.adapters.openai import OpenAIAdapter
 from thresher.evals.fake_server import FakeModelServer
@@ -52,6 +52,14 @@ def test_stages_compare_with_significance(store: Store, suite: Suite, server: Fa
     assert c["mcnemar"]["b_only"] == len(QUESTIONS) and c["mcnemar"]["p"] < 1e-6
     same = compare_runs(store, half, run_eval(store, suite, OpenAIAdapter(server.url, "half")))
     assert not same["significant"] and same["verdict"] == "within noise"
+
+
+def test_runs_with_no_scored_item_in_common_say_so(store: Store, suite: Suite, server: FakeModelServer) -> None:
+    good = run_eval(store, suite, OpenAIAdapter(server.url, "good"))
+    with FakeModelServer(error_rate=1.0) as srv:
+        broken = run_eval(store, suite, OpenAIAdapter(srv.url, "m", max_retries=1, backoff_s=0.001))
+    with pytest.raises(ConfigError, match="share no scored item"):
+        compare_runs(store, good, broken)
 
 
 def test_failed_calls_are_recorded_not_scored(store: Store, suite: Suite) -> None:

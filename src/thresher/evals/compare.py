@@ -27,6 +27,10 @@ def compare_runs(store: Store, a: EvalRun, b: EvalRun, *, seed: int = 0) -> dict
         raise ConfigError(f"runs {a.id} and {b.id} are on different suite versions ({a.suite} vs {b.suite})")
     ra, rb = _scored(store, a), _scored(store, b)
     common = sorted(ra.keys() & rb.keys())
+    if not common:
+        raise ConfigError(
+            f"runs {a.id} and {b.id} share no scored item ({len(ra)} and {len(rb)} scored): nothing to compare"
+        )
     pass_fail = all(ra[k].passed is not None and rb[k].passed is not None for k in common)
     overall = compare_paired([ra[k].score or 0.0 for k in common], [rb[k].score or 0.0 for k in common], seed=seed)
     tags: dict[str, list[str]] = defaultdict(list)
