@@ -17,7 +17,7 @@ def test_demo_seed_queues_work_of_each_task_type(sqlite_store: Store, monkeypatc
     assert {u["role"] for u in out["users"]} == {"annotator", "reviewer", "engineer"}
     for u in out["users"]:
         assert store.accounts.authenticate(u["name"], u["password"]) is not None
-    assert all(n > 0 for n in out["datasets"].values()) and len(out["datasets"]) == 7
+    assert all(n > 0 for n in out["datasets"].values()) and len(out["datasets"]) == 11
     types = set()
     for name in out["datasets"]:
         ds = store.get_dataset("demo", name)
@@ -25,6 +25,7 @@ def test_demo_seed_queues_work_of_each_task_type(sqlite_store: Store, monkeypatc
         task = annotate.next_task(store, ds, "demo-annotator", ["general", "coding"], ["en"])
         assert task is not None, name
     assert types >= {"text", "rating", "ranking", "choice", "multi_choice", "span", "step_verdict"}
+    assert types >= {"conversation", "trajectory", "step_preference", "recording"}
     rewrite = store.get_dataset("demo", "demo-rewrite")
     task = annotate.next_task(store, rewrite, "demo-annotator", ["general"], ["en"])
     assert task is not None and [s.agent for s in task.suggestions] == ["draft-model-7b"]

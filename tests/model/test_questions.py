@@ -551,6 +551,8 @@ def test_trajectory_checks_tools_against_the_record() -> None:
     assert q.validate_value(good, RUN_WITH_ALTERNATIVES)["steps"][1]["tool_call"]["name"] == "ls"
     with pytest.raises(ValueError, match="unknown tool 'rm'"):
         q.validate_value({"steps": [{"type": "tool_call", "tool_call": {"name": "rm"}}]}, RUN_WITH_ALTERNATIVES)
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        q.validate_value({"steps": [{"type": "tool_call", "tool_call": {"name": "ls", "arguments": "{bad"}}]})
     with pytest.raises(ValueError, match="plan steps only"):
         TrajectoryQuestion(name="t", plan_only=True).validate_value(good)
     with pytest.raises(ValidationError):

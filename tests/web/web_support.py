@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A fake microphone (a beep tone) that needs no permission prompt: the recording view records it.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN, ADMIN_PASSWORD = "admin", "admin password for the browser tests"

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from thresher.annotate.demo_authoring import seed_demo_authoring
 from thresher.annotate.queue import set_workflow
 from thresher.annotate.workflow import RoutingRule, Workflow
 from thresher.errors import Conflict
@@ -233,4 +234,6 @@ def seed_demo_annotation(store: Store, project: str) -> dict[str, Any]:
             Workflow(overlap=1, review="all"),
         )
     )
+    # Authoring from scratch: conversations from briefs, trajectories, step preferences, recorded speech.
+    made.extend(seed_demo_authoring(store, project))
     return {"users": users, "datasets": {ds.name: store.count_records(ds) for ds in made}}

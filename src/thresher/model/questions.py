@@ -474,6 +474,9 @@ class TrajectoryQuestion(_Question):
             tools = getattr(record.content, "tools", None) or []
             allowed = {t.get("function", t).get("name") for t in tools if isinstance(t, dict)} - {None}
         for i, s in enumerate(v.steps):
+            if s.tool_call is not None and isinstance(s.tool_call.arguments, str):
+                # Sources we import may hold unparseable arguments; data written here must be clean.
+                raise ValueError(f"step {i}: the arguments of {s.tool_call.name!r} must be a JSON object")
             if s.tool_call is not None and allowed and s.tool_call.name not in allowed:
                 raise ValueError(f"step {i}: unknown tool {s.tool_call.name!r}; expected one of {sorted(allowed)}")
         return v.model_dump(mode="json", exclude_none=True)

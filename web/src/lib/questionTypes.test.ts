@@ -4,7 +4,9 @@ import { QUESTION_TYPES, emptyForm, fromForm, parseAnchors, summary, toForm } fr
 describe("question forms", () => {
   it("covers every question type of the model", () => {
     expect(Object.keys(QUESTION_TYPES).sort()).toEqual(
-      ["choice", "conversation", "multi_choice", "ranking", "rating", "region", "span", "step_verdict", "text", "timeline_segment", "track", "transcript"].sort(),
+      ["choice", "conversation", "multi_choice", "ranking", "rating", "region", "span", "step_verdict", "text", "timeline_segment", "track", "transcript"]
+        .concat(["trajectory", "step_preference", "recording"])
+        .sort(),
     );
   });
 
@@ -36,6 +38,23 @@ describe("question forms", () => {
     expect(() => fromForm({ ...emptyForm("span"), name: "s" })).toThrow("Labels is required");
     expect(() => fromForm({ ...emptyForm("rating"), name: "r", min: "x" })).toThrow("Lowest: expected a whole number");
     expect(() => parseAnchors("good")).toThrow('anchor "good"');
+  });
+
+  it("builds the authoring questions: a trajectory's tools, a recording's tag sets and seconds", () => {
+    expect(fromForm({ ...emptyForm("trajectory"), name: "plan", plan_only: true, tools: "search, book" })).toEqual({
+      type: "trajectory",
+      name: "plan",
+      required: true,
+      plan_only: true,
+      tools: ["search", "book"],
+    });
+    expect(fromForm({ ...emptyForm("step_preference"), name: "pick" })).toEqual({ type: "step_preference", name: "pick", required: true, rationale: "optional" });
+    const rec = fromForm({ ...emptyForm("recording"), name: "take", tags: "emotion: neutral, happy;\nstyle: calm", max_seconds: "12.5" });
+    expect(rec).toEqual({ type: "recording", name: "take", required: true, tags: { emotion: ["neutral", "happy"], style: ["calm"] }, min_seconds: 0.5, max_seconds: 12.5 });
+    expect(fromForm(toForm(rec))).toEqual(rec);
+    expect(summary(rec)).toBe("emotion · style");
+    expect(() => fromForm({ ...emptyForm("recording"), name: "t", tags: "happy" })).toThrow('tags "happy"');
+    expect(() => fromForm({ ...emptyForm("recording"), name: "t", max_seconds: "ten" })).toThrow("Longest take (s): expected a number");
   });
 
   it("summarizes a question in a line", () => {

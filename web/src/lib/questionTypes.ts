@@ -5,7 +5,8 @@
  */
 import type { Question } from "./types";
 
-export type FieldKind = "text" | "int" | "bool" | "list" | "anchors" | "select" | "multi";
+// "number": seconds and other decimals; "tags": named option sets, `emotion: neutral, happy; style: calm`.
+export type FieldKind = "text" | "int" | "bool" | "list" | "anchors" | "select" | "multi" | "number" | "tags";
 export type FieldSpec = {
   key: string;
   label: string;
@@ -87,6 +88,25 @@ export const QUESTION_TYPES: Record<string, { title: string; fields: FieldSpec[]
     title: "Transcript (timed text with speakers)",
     fields: [{ key: "speakers", label: "Speakers", kind: "list", hint: "empty: any speaker" }],
   },
+  trajectory: {
+    title: "Trajectory (write an agent's steps and tool calls, or a plan)",
+    fields: [
+      { key: "plan_only", label: "Plan steps only", kind: "bool", default: false },
+      { key: "tools", label: "Tools", kind: "list", hint: "empty: the record's tools, or any" },
+    ],
+  },
+  step_preference: {
+    title: "Step preference (pick the preferred output at agent steps)",
+    fields: [{ key: "rationale", label: "Rationale", kind: "select", options: RATIONALE, default: "optional" }],
+  },
+  recording: {
+    title: "Recording (read the record's script into the microphone)",
+    fields: [
+      { key: "tags", label: "Tags", kind: "tags", hint: "emotion: neutral, happy; style: calm, excited" },
+      { key: "min_seconds", label: "Shortest take (s)", kind: "number", default: "0.5" },
+      { key: "max_seconds", label: "Longest take (s)", kind: "number", default: "60" },
+    ],
+  },
 };
 
 export const COMMON_FIELDS: FieldSpec[] = [
@@ -101,6 +121,17 @@ export function splitList(s: string): string[] {
     .split(/[\n,]/)
     .map((x) => x.trim())
     .filter(Boolean);
+}
+
+/** Tag sets (`emotion: neutral, happy; style: calm`, `;` or new lines between sets) -> `{emotion: [...]}`. */
+export function parseTags(s: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const part of s.split(/[\n;]/).map((l) => l.trim()).filter(Boolean)) {
+    const m = /^([a-z][a-z0-9_]*)\s*:\s*(.+)$/.exec(part);
+    if (!m) throw new Error(`tags "${part}": expected "name: option, option"`);
+    out[m[1]] = m[2].split(",").map((o) => o.trim()).filter(Boolean);
+  }
+  return out;
 }
 
 /** Anchor lines (`3: fine`) -> `{3: "fine"}`; a bad line throws, naming it. */
@@ -138,6 +169,10 @@ export function toForm(q: Question): QuestionForm {
       form[f.key] = Object.entries(v as Record<string, string>)
         .map(([k, label]) => `${k}: ${label}`)
         .join("\n");
+    else if (f.kind === "tags")
+      form[f.key] = Object.entries(v as Record<string, string[]>)
+        .map(([k, options]) => `${k}: ${options.join(", ")}`)
+        .join("; ");
     else if (f.kind === "bool") form[f.key] = Boolean(v);
     else if (f.kind === "multi") form[f.key] = [...(v as string[])];
     else form[f.key] = String(v);
@@ -167,6 +202,11 @@ export function fromForm(form: QuestionForm): Question {
     if (f.kind === "int") {
       if (!/^-?\d+$/.test(s)) throw new Error(`${f.label}: expected a whole number, got "${s}"`);
       q[f.key] = Number(s);
+    } else if (f.kind === "number") {
+      if (!/^\d+(\.\d+)?$/.test(s)) throw new Error(`${f.label}: expected a number, got "${s}"`);
+      q[f.key] = Number(s);
+    } else if (f.kind === "tags") {
+      q[f.key] = parseTags(s);
     } else if (f.kind === "list") {
       q[f.key] = splitList(s);
     } else if (f.kind === "anchors") {
@@ -188,6 +228,8 @@ export function summary(q: Question): string {
   }
   if ((q.type === "choice" || q.type === "ranking") && !q.options) bits.push("candidates");
   if (typeof q.rationale === "string" && q.rationale !== "none") bits.push(`rationale ${q.rationale}`);
+  if (q.type === "trajectory" && q.plan_only) bits.push("plan only");
+  if (q.type === "recording" && q.tags && typeof q.tags === "object") bits.push(Object.keys(q.tags).join(" · "));
   if (q.required === false) bits.push("optional");
   return bits.join(" · ");
 }

@@ -11,9 +11,16 @@ import ConversationTask from "./ConversationTask.svelte";
 import MultiChoiceTask from "./MultiChoiceTask.svelte";
 import RankingTask from "./RankingTask.svelte";
 import RatingTask from "./RatingTask.svelte";
+import RegionTask from "./RegionTask.svelte";
 import SpanTask from "./SpanTask.svelte";
 import StepVerdictTask from "./StepVerdictTask.svelte";
+import RecordingTask from "./RecordingTask.svelte";
+import StepPreferenceTask from "./StepPreferenceTask.svelte";
+import TrajectoryTask from "./TrajectoryTask.svelte";
 import TextTask from "./TextTask.svelte";
+import TimelineSegmentTask from "./TimelineSegmentTask.svelte";
+import TrackTask from "./TrackTask.svelte";
+import TranscriptTask from "./TranscriptTask.svelte";
 import type { OtherQuestion, TaskProps } from "./types";
 import Unsupported from "./Unsupported.svelte";
 
@@ -34,8 +41,17 @@ register("choice", ChoiceTask);
 register("multi_choice", MultiChoiceTask);
 register("span", SpanTask);
 register("step_verdict", StepVerdictTask);
+// Authoring from scratch: an agent trajectory or plan, the preferred output at agent steps, recorded audio.
+register("trajectory", TrajectoryTask);
+register("step_preference", StepPreferenceTask);
+register("recording", RecordingTask);
 // The `conversation` question: the answer is the whole edited conversation (SFT from chats).
 register("conversation", ConversationTask);
+// Media: image regions, video / audio segments, object tracks, transcripts with speakers.
+register("region", RegionTask);
+register("timeline_segment", TimelineSegmentTask);
+register("track", TrackTask);
+register("transcript", TranscriptTask);
 
 export function viewFor(question: Pick<OtherQuestion, "type">): AnyView {
   return views.get(question.type) ?? (Unsupported as AnyView);

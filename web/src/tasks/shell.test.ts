@@ -40,6 +40,6 @@ describe("registry", () => {
       expect(registeredTypes()).toContain(t);
       expect(viewFor({ type: t })).not.toBe(Unsupported);
     }
-    expect(viewFor({ type: "region" })).toBe(Unsupported);
+    expect(viewFor({ type: "no_such_type" })).toBe(Unsupported);
   });
 });
