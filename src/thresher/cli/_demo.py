@@ -116,6 +116,14 @@ def _workflows(store: Store, out: Path, console: Console) -> list[dict[str, str]
     console.print(f"[bold]curation[/]: default pipeline and triage rules; report {escape(str(report))}")
     evals = run_demo_evals(store, PROJECT, out / "evals")
     console.print(f"[bold]evals[/]: two stages on a demo suite; report {escape(str(evals))}")
+    from thresher.generate.demo import run_demo_generate
+
+    gen = run_demo_generate(store, PROJECT)
+    console.print(
+        f"[bold]generate[/]: {gen['comparisons']} comparisons ({gen['candidates']} candidates from two models) "
+        f"in demo-generated @ {gen['version']}; rank them in the web app, then "
+        f"`thresher export demo-generated --format trl-preference --out dpo.jsonl --home {escape(str(out / 'home'))}`"
+    )
     users: list[dict[str, str]] = seeded["users"]
     return users
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import orjson
 
@@ -68,7 +69,9 @@ def export_dataset(
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
     leakage_ngram: int = DEFAULT_NGRAM,
+    synthetic: Literal["include", "exclude", "only"] = "include",
 ) -> ExportResult:
+    """``synthetic``: keep generated rows (``include``), leave them out, or export ``only`` them."""
     try:
         format_ = get_format(fmt).configure(mapping or {})
     except RowError as e:
@@ -100,6 +103,9 @@ def export_dataset(
             by_kind.update(r.kind for r in batch)
             written = 0
             for r in batch:
+                if synthetic != "include" and bool(r.synthetic) != (synthetic == "only"):
+                    result.skipped["synthetic" if r.synthetic else "not synthetic"] += 1
+                    continue
                 if guard and (hit := guard.check(r.kind, orjson.loads(r.content))) is not None:
                     result.leaked.append({"id": r.id, "match": hit.how, "eval_record": hit.eval_record})
                     continue
@@ -162,7 +168,12 @@ def export_dataset(
         "sha256": _sha256(out),
         "options": options.model_dump(),
         "mapping": mapping or {},
-        "filters": {"kinds": kinds, "splits": list(flt.splits), "task_types": list(flt.task_types)},
+        "filters": {
+            "kinds": kinds,
+            "splits": list(flt.splits),
+            "task_types": list(flt.task_types),
+            "synthetic": synthetic,
+        },
         "excluded": ["eval_item"] if format_.training else [],
         "leakage": {
             "checked": guard is not None,

@@ -152,3 +152,95 @@ export const RECORD_KINDS = ["text", "conversation", "comparison", "agent_run", 
 export const TASK_TYPES = [
   "generation", "open_qa", "brainstorming", "chat", "rewrite", "summarization", "classification", "closed_qa", "extraction", "other",
 ] as const;
+
+// Evals, arena and training (routers evals.py, arena.py, training.py).
+export type ArenaBattle = { battle_id: string; prompt: Message[]; a: { output: string }; b: { output: string } };
+export type ArenaWinner = "a" | "b" | "tie" | "both_bad";
+export type ArenaVote = { battle_id: string; winner: ArenaWinner; reason: string | null; model_a: string; model_b: string };
+export type ArenaRating = { model: string; rating: number; ci: [number, number]; battles: number; wins: number; ties: number };
+export type ArenaLeaderboard = { votes: number; models: ArenaRating[] };
+export type EvalSummary = {
+  items?: number;
+  scored?: number;
+  errors?: number;
+  mean?: number | null;
+  ci?: [number | null, number | null];
+  pass_rate?: number | null;
+  by_tag?: Record<string, { n: number; mean: number; ci: [number, number] }>;
+} & Record<string, unknown>;
+export type EvalRun = {
+  id: string;
+  suite: string;
+  model: string;
+  adapter: string;
+  params: Record<string, unknown>;
+  stage: string | null;
+  training_version: string | null;
+  status: string;
+  summary: EvalSummary;
+  created_at: string;
+  finished_at: string | null;
+};
+export type PairedComparison = {
+  a: { id: string; model: string; stage: string | null };
+  b: { id: string; model: string; stage: string | null };
+  suite: string;
+  pass_fail: boolean;
+  n: number;
+  diff: number;
+  ci: [number, number];
+  p_bootstrap: number;
+  significant: boolean;
+  verdict: string;
+  mcnemar?: { p: number } | null;
+} & Record<string, unknown>;
+export type EvalJob = {
+  id: string;
+  status: "queued" | "running" | "done" | "failed" | "cancelled";
+  suite: string;
+  model: string;
+  stage: string | null;
+  training_version: string | null;
+  progress: number;
+  total: number | null;
+  run_id: string | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+};
+export type TrainingRun = {
+  id: string;
+  method: string;
+  recipe: Record<string, unknown>;
+  base_model: string;
+  base_stage: string | null;
+  dataset: string;
+  version: string;
+  manifest_hash: string;
+  export_sha256: string | null;
+  seed: number;
+  libraries: Record<string, string>;
+  status: string;
+  step: number;
+  metrics: Record<string, unknown>;
+  loss_curve: { step: number; loss: number }[];
+  output_path: string;
+  stage: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+};
+export type StageEvalRun = { id: string; suite: string; model: string; status: string; mean: number | null; ci: (number | null)[] };
+export type Stage = {
+  name: string;
+  kind: string;
+  parent: string | null;
+  model_path: string | null;
+  endpoint: string | null;
+  endpoint_model: string | null;
+  run_id: string | null;
+  description: string | null;
+  eval_runs: StageEvalRun[];
+  created_at: string;
+};
