@@ -359,3 +359,21 @@ def test_the_demo_media_datasets_open_in_their_views(page: Page, web_server: Web
             page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=img.element_handle())
         shot(page, f"task-media-demo-{dataset}")
     assert errors == []
+
+
+def test_the_record_page_shows_the_media_itself(page: Page, media: dict[str, Any]) -> None:
+    """The record page previews an image (decoded at its size), a video and an audio file (playable)."""
+    errors = page_errors(page)
+    login(page)
+    page.goto(f"/projects/{PROJECT}/datasets/images/records/{media['ids']['images']}")
+    img = page.locator(".record-view img.preview")
+    expect(img).to_be_visible()
+    page.wait_for_function("() => document.querySelector('img.preview')?.naturalWidth > 0")
+    assert img.evaluate("i => [i.naturalWidth, i.naturalHeight]") == list(IMAGE)
+    for dataset, tag in (("clips", "video"), ("speech", "audio")):
+        page.goto(f"/projects/{PROJECT}/datasets/{dataset}/records/{media['ids'][dataset]}")
+        el = page.locator(f".record-view {tag}.preview")
+        expect(el).to_be_attached()
+        page.wait_for_function(f"() => document.querySelector('{tag}.preview')?.duration > 0")
+        assert el.evaluate("e => e.duration") > 2.0
+    assert errors == []
