@@ -8,6 +8,10 @@ Figures, for each size (each in a fresh process, so its peak memory is its own):
                  OpenAI adapter at concurrency 32 against a 50 ms model: candidates per second and
                  the ratio to the ideal (32 / 0.05 s = 640/s; goal >= 0.8)
   cpu            the generating process's CPU time per candidate
+  loop lag       how late a probe task's 5 ms sleeps wake (max and p99): how long the event loop
+                 was blocked (store reads, cache lookups, building records, a clump of answers)
+  server         the model server's CPU per request (from its /stats): it must not be the bottleneck
+  phases         the generation itself (``wall_s``) and the target version frozen after it
   peak RSS       the most resident memory seen while generating (sampled every 20 ms), and its
                  growth over the RSS once the prompts were stored (the generation's own share):
                  flat in N is the goal, since prompts stream a page at a time and records are
@@ -23,6 +27,7 @@ this machine's cores. Prompts are stored from a generator, so setting up costs n
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -34,7 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,8 +76,36 @@ def model_server(latency_ms: float) -> Iterator[str]:
         proc.wait(10)
 
 
+def server_stats(url: str) -> dict[str, Any]:
+    stats: dict[str, Any] = json.loads(urllib.request.urlopen(f"{url}/stats", timeout=5).read())
+    return stats
+
+
 def server_requests(url: str) -> int:
-    return int(json.loads(urllib.request.urlopen(f"{url}/stats", timeout=5).read())["requests"])
+    return int(server_stats(url)["requests"])
+
+
+async def with_lag_probe(coro: Awaitable[Any], every_s: float = 0.005) -> tuple[Any, dict[str, float]]:
+    """Run ``coro`` with a probe task that sleeps ``every_s`` again and again; how late it wakes
+    is how long the event loop was blocked."""
+    lags: list[float] = []
+
+    async def probe() -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(every_s)
+            lags.append(time.perf_counter() - t - every_s)
+
+    task = asyncio.ensure_future(probe())
+    try:
+        result = await coro
+    finally:
+        task.cancel()
+    lags.sort()
+    return result, {
+        "max_loop_lag_ms": round(1000 * lags[-1], 1) if lags else 0.0,
+        "p99_loop_lag_ms": round(1000 * lags[int(0.99 * (len(lags) - 1))], 1) if lags else 0.0,
+    }
 
 
 def peak_rss_mb() -> float:
@@ -141,7 +174,7 @@ def heap_peak(n: int, home: Path) -> float:
 def child(n: int, url: str, home: Path) -> dict[str, Any]:
     """One size, in this (fresh) process: store N prompts, generate, re-run from the cache."""
     from thresher.evals.adapters.openai import OpenAIAdapter
-    from thresher.generate import CandidateOptions, ModelChoice, generate_candidates
+    from thresher.generate import CandidateOptions, ModelChoice, agenerate_candidates, generate_candidates
     from thresher.model import ConversationContent, Message, Record
     from thresher.store import Store
 
@@ -167,12 +200,14 @@ def child(n: int, url: str, home: Path) -> dict[str, Any]:
         ]
 
     options = CandidateOptions(concurrency=CONCURRENCY)
-    before = server_requests(url)
+    server0 = server_stats(url)
+    before = server0["requests"]
     with RssSampler() as sampler:
         t0, cpu0 = time.perf_counter(), time.process_time()
-        result = generate_candidates(store, source, target, models(), options)
+        result, lag = asyncio.run(with_lag_probe(agenerate_candidates(store, source, target, models(), options)))
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    asked = server_requests(url) - before
+    server1 = server_stats(url)
+    asked = server1["requests"] - before
     peak = sampler.max
     t1 = time.perf_counter()
     again = generate_candidates(store, source, target, models(), options)
@@ -189,6 +224,9 @@ def child(n: int, url: str, home: Path) -> dict[str, Any]:
         "candidates_per_s": round(result.candidates / wall, 1),
         "ratio_to_ideal": round(result.candidates / wall / ideal, 3),
         "cpu_ms_per_candidate": round(1000 * cpu / max(1, result.candidates), 3),
+        **lag,
+        "generation_s": round(result.wall_s, 2),  # without freezing the target version
+        "server_cpu_ms_per_request": round(1000 * (server1["cpu_s"] - server0["cpu_s"]) / max(1, asked), 3),
         "server_requests": asked,
         "baseline_rss_mb": round(baseline, 1),  # after the setup, before generating
         "peak_rss_mb": round(peak, 1),  # the most while generating
@@ -239,7 +277,9 @@ def main() -> None:
         print(
             f"{r['prompts']:>6,} prompts: {r['candidates']:,} candidates in {r['seconds']} s = "
             f"{r['candidates_per_s']}/s, {r['ratio_to_ideal']:.2f} of ideal (goal >= {GOAL_RATIO}); "
-            f"cpu {r['cpu_ms_per_candidate']} ms/candidate; peak RSS {r['peak_rss_mb']} MB "
+            f"cpu {r['cpu_ms_per_candidate']} ms/candidate; max loop lag {r['max_loop_lag_ms']} ms "
+            f"(p99 {r['p99_loop_lag_ms']}); generation {r['generation_s']} s of {r['seconds']} s; "
+            f"server cpu {r['server_cpu_ms_per_request']} ms/request; peak RSS {r['peak_rss_mb']} MB "
             f"(+{r['generation_rss_growth_mb']} MB while generating; Python heap peak {r['python_heap_peak_mb']} MB); "
             f"re-run {r['rerun_calls']} calls, "
             f"{r['rerun_candidates_per_s']}/s"

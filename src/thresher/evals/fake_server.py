@@ -19,8 +19,11 @@ What it answers to the last user message of a request:
 
 Faults: ``error_rate`` answers that fraction of requests with a 500 (seeded, reproducible);
 ``fail_first`` answers the first N requests for each prompt with a 503, so a retry succeeds.
-``latency_ms`` delays every answer. ``requests`` counts the completions requested,
-``max_in_flight`` the most answered at once.
+``latency_ms`` delays every answer: it is sent that long after the request reached the handler
+(the answer is built before the wait, so the fake's own work is inside the latency, not added to
+it). ``requests`` counts the completions requested, ``max_in_flight`` the most answered at once;
+``/stats`` also gives the server's CPU time and how late its answers were (timer overshoot), so
+a benchmark can check the server is not its bottleneck.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class FakeModelServer:
         self.requests = 0
         self.errors = 0
         self.in_flight = self.max_in_flight = 0
+        self.late_s = self.max_late_s = 0.0  # answers sent after their deadline: summed, worst
         self._seen: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._runner: web.AppRunner | None = None
@@ -125,9 +129,18 @@ class FakeModelServer:
         return web.json_response({"object": "list", "data": data})
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response({"requests": self.requests, "errors": self.errors})
+        n = max(1, self.requests)
+        stats = {
+            "requests": self.requests,
+            "errors": self.errors,
+            "cpu_s": time.process_time(),  # the whole process's: run in its own process to read it alone
+            "late_ms_mean": round(1000 * self.late_s / n, 3),
+            "late_ms_max": round(1000 * self.max_late_s, 3),
+        }
+        return web.json_response(stats)
 
     async def _complete(self, request: web.Request) -> web.Response:
+        deadline = time.perf_counter() + self.latency
         try:
             body = orjson.loads(await request.read())
             model = str(body["model"])
@@ -139,10 +152,17 @@ class FakeModelServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            response = self._answer(model, prompt, messages)
             if self.latency:
-                await asyncio.sleep(self.latency)
+                await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+                late = time.perf_counter() - deadline
+                self.late_s += late
+                self.max_late_s = max(self.max_late_s, late)
         finally:
             self.in_flight -= 1
+        return response
+
+    def _answer(self, model: str, prompt: str, messages: list[Any]) -> web.Response:
         if self.fail_first and self._seen[prompt] < self.fail_first:
             self._seen[prompt] += 1
             self.errors += 1

@@ -2,6 +2,12 @@
 cache or the model (``concurrency`` calls in flight), each output is scored, and results and new
 cache entries are written in batches. The run's summary holds the mean with its bootstrap CI,
 per-tag breakdowns, token and latency figures, and how many calls were made.
+
+The event loop only makes calls and scores: store pages and their cache lookups are read a page
+ahead in a thread, and writes go to a thread in the background, so a finished call's slot is
+refilled at once (``benchmarks/evals.py`` measures the loop's lag). If the run stops (an error,
+a progress callback that raises), the calls in flight finish and everything received is written
+before the error surfaces, so a re-run asks nothing twice.
 """
 
 from __future__ import annotations
@@ -9,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -85,6 +91,52 @@ def chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+_Work = tuple[EvalItem, list[dict[str, Any]], list[str], dict[str, CachedAnswer]]
+T = TypeVar("T")
+
+
+class _Prefetch(Generic[T]):
+    """Items from a blocking iterator of pages, each page read in a thread while the one before
+    is being worked on: the calls in flight never wait on a store read or a cache lookup, and a
+    finished call's slot is refilled at once. At most two pages are held."""
+
+    def __init__(self, pages: Iterator[list[T]]) -> None:
+        self._pages = pages
+        self._ready: deque[T] = deque()
+        self._next: asyncio.Future[list[T] | None] | None = None
+        self._done = False
+
+    def _read_ahead(self) -> None:
+        if self._next is None and not self._done:
+            # One read at a time: a generator runs in one thread at a time.
+            self._next = asyncio.ensure_future(asyncio.to_thread(next, self._pages, None))
+
+    async def get(self) -> T | None:
+        """The next item, or None once the pages are all taken."""
+        while not self._ready:
+            if self._done:
+                return None
+            self._read_ahead()
+            reading = self._next
+            assert reading is not None
+            page = await asyncio.shield(reading)  # several workers may wait on the same read
+            if self._next is reading:  # the first one back takes the page in
+                self._next = None
+                if page is None:
+                    self._done = True
+                else:
+                    self._ready.extend(page)
+                    self._read_ahead()
+        return self._ready.popleft()
+
+    def close(self) -> None:
+        """Stop reading ahead (the read under way finishes in its thread; its page is dropped)."""
+        self._done = True
+        if self._next is not None and not self._next.done():
+            self._next.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._ready.clear()
+
+
 class _Run:
     def __init__(self, store: Store, run: EvalRun, adapter: ModelAdapter, options: RunOptions) -> None:
         self.store, self.run, self.adapter, self.options = store, run, adapter, options
@@ -93,6 +145,7 @@ class _Run:
         self.results: list[EvalResult] = []
         self.new_cache: list[tuple[str, str, CachedAnswer]] = []
         self.calls = self.cache_hits = self.errors = self.done = 0
+        self.writing: asyncio.Future[None] | None = None
 
     def scorer(self, item: EvalItem) -> Scorer:
         if self.options.scorer is not None:
@@ -103,8 +156,9 @@ class _Run:
             s = self.scorers[name] = get_scorer(name)
         return s
 
-    def work(self, suite: Suite) -> Iterator[tuple[EvalItem, list[dict[str, Any]], list[str], dict[str, CachedAnswer]]]:
-        """Items with their chat messages, cache keys and cached answers, a store page at a time."""
+    def pages(self, suite: Suite) -> Iterator[list[_Work]]:
+        """Items with their chat messages, cache keys and cached answers, a store page at a time
+        (one ``IN`` query for the page's cache keys). Blocking: ``_Prefetch`` runs it in a thread."""
         identity, n = self.adapter.identity, self.options.samples
         flt = RecordFilter(kinds=[EVAL_KIND])
         # Small pages: the first calls go out after one short read, not after the whole suite's.
@@ -119,8 +173,7 @@ class _Run:
             cached = (
                 self.store.evals.cache_get([k for _, _, ks in prepared for k in ks]) if self.options.use_cache else {}
             )
-            for item, messages, keys in prepared:
-                yield item, messages, keys, cached
+            yield [(item, messages, keys, cached) for item, messages, keys in prepared]
 
     async def answer(
         self, messages: list[dict[str, Any]], key: str, cached: dict[str, CachedAnswer]
@@ -192,30 +245,73 @@ class _Run:
         if answers:
             self.store.evals.cache_put(answers)
 
-    async def aflush(self) -> None:
-        """Write in a thread: the calls in flight go on meanwhile (a write on the loop stalls them all)."""
+    def flush_soon(self) -> None:
+        """Write in a thread, in the background: the worker goes straight on to its next item (a
+        write on the loop, or a worker waiting for one, leaves a call slot idle). Writes run one
+        at a time, in order; a failed write fails the run at the next flush or at the end."""
         results, self.results = self.results, []
         answers, self.new_cache = self.new_cache, []
-        await asyncio.to_thread(self._write, results, answers)
+        before = self.writing
+
+        async def write() -> None:
+            if before is not None:
+                await before
+            await asyncio.to_thread(self._write, results, answers)
+
+        self.writing = asyncio.ensure_future(write())
 
     async def execute(self, suite: Suite, progress: Callable[[int], None] | None) -> None:
-        it = self.work(suite)
+        work = _Prefetch(self.pages(suite))
         flush_every = self.options.flush_every
+        stop = False
 
         async def worker() -> None:
-            for item, messages, keys, cached in it:  # one shared iterator: each item taken once
-                self.results.append(await self.process(item, messages, keys, cached))
-                self.done += 1
-                if len(self.results) >= flush_every:
-                    await self.aflush()
-                if progress is not None:
-                    progress(self.done)
+            nonlocal stop
+            try:
+                while not stop and (w := await work.get()) is not None:  # each item taken once
+                    # Not ``self.results.append(await ...)``: that binds the list before the call,
+                    # and a flush meanwhile would swap it out, so the result would be lost.
+                    result = await self.process(*w)
+                    self.results.append(result)
+                    self.done += 1
+                    if len(self.results) >= flush_every:
+                        if self.writing is not None and self.writing.done():
+                            self.writing.result()  # a failed write stops the run here
+                        self.flush_soon()
+                    if progress is not None:
+                        progress(self.done)
+            except BaseException:
+                stop = True  # the others finish the item they hold and take no new one
+                raise
 
         n = self.options.concurrency or self.adapter.concurrency
+        tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, n))]
         try:
-            await asyncio.gather(*(worker() for _ in range(max(1, n))))
+            # Not gather's fail-fast: the items in hand finish, so their answers reach the cache.
+            await asyncio.wait(tasks)
+        except BaseException:  # cancelled (Ctrl+C): cancel the workers too
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
+            work.close()
+            write_error = await self.written()
             self.flush()
+        # Each worker's error is retrieved (several may hold the same one); the first is raised,
+        # now that everything received is written.
+        errors = [e for e in (t.exception() for t in tasks if not t.cancelled()) if e is not None]
+        error = errors[0] if errors else write_error
+        if error is not None:
+            raise error
+
+    async def written(self) -> BaseException | None:
+        """Wait for the background writes; their error, if one failed."""
+        writing, self.writing = self.writing, None
+        if writing is None:
+            return None
+        (outcome,) = await asyncio.gather(writing, return_exceptions=True)
+        return outcome if isinstance(outcome, BaseException) else None
 
 
 async def arun_eval(
