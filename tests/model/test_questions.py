@@ -18,14 +18,14 @@ from thresher.model import (
     RankingQuestion,
     RatingQuestion,
     Record,
+    RecordingQuestion,
     RegionQuestion,
     SpanQuestion,
+    StepPreferenceQuestion,
     StepVerdictQuestion,
     TextQuestion,
     TimelineSegmentQuestion,
     TrackQuestion,
-    RecordingQuestion,
-    StepPreferenceQuestion,
     TrajectoryQuestion,
     TranscriptQuestion,
     validate_answers,
@@ -599,7 +599,7 @@ def test_recording_checks_the_selected_take_and_tags() -> None:
     assert out["selected"] == 0 and out["tags"] == {"emotion": "happy"}
     with pytest.raises(ValueError, match="selected take 1 does not exist"):
         q.validate_value({"takes": [take], "selected": 1})
-    with pytest.raises(ValueError, match="lasts 0.2 s"):
+    with pytest.raises(ValueError, match=r"lasts 0\.2 s"):
         q.validate_value({"takes": [{**take, "duration_s": 0.2}]})
     with pytest.raises(ValueError, match="tag emotion: expected one of"):
         q.validate_value({"takes": [take], "tags": {"emotion": "angry"}})

@@ -118,9 +118,8 @@ def test_trace_block_records_the_choice(server: ServerProcess, home: Home, tmp_p
             run.message("19:00?", alternatives=["21:30?"], chosen="taken")
             run_id = run.run_id
         assert client.flush(timeout=20)
-        with pytest.raises(DataError):
-            with client.trace("t") as bad:
-                bad.message("x", alternatives=["y"], chosen="q")
+        with pytest.raises(DataError), client.trace("t") as bad:
+            bad.message("x", alternatives=["y"], chosen="q")
     rec = the_run(home, run_id)
     assert isinstance(rec.content, AgentRunContent)
     step = rec.content.steps[1]
