@@ -3,9 +3,18 @@
     .venv/bin/python benchmarks/capture_load.py                  # 100,000 events, SQLite then PostgreSQL
     .venv/bin/python benchmarks/capture_load.py --events 20000 --only sqlite
 
-Prints events/s, p50 and p99 request latency (requests that overlapped a restart are left
-out of the percentiles and counted apart), and checks that exactly the sent events are stored:
-none lost, none twice. Goal: >= 2,000 events/s on SQLite, p99 < 100 ms outside the restarts.
+Two runs per database, because one run cannot show both goals. By Little's law, 32 clients
+that send as fast as they can keep 32 requests waiting whatever the server's speed, so at
+saturation latency only measures the queue. Hence:
+
+- throughput: the clients send unpaced; events/s is the server's capacity;
+- latency: the clients are paced to offer ``--rate`` events/s in total (the goal rate, 2,000),
+  each at its share with a random phase; p50 / p99 are the latency of a request at that load.
+
+Each run prints events/s, p50 and p99 request latency (requests that overlapped a restart are
+left out of the percentiles and counted apart), checks that exactly the sent events are stored
+(none lost, none twice), and how long triage of the captured records took to catch up after the
+last event. Goal: >= 2,000 events/s on SQLite, p99 < 100 ms outside the restarts at 2,000 events/s.
 """
 
 from __future__ import annotations
@@ -95,10 +104,16 @@ class Server:
             self.proc.wait(timeout=20)
 
 
-def events_for(client: Client, n: int, rng: random.Random, worker: int) -> None:
-    """A realistic mix: chat turns (60%), feedback (20%), preferences (10%), agent runs (10%)."""
+def events_for(client: Client, n: int, rng: random.Random, worker: int, rate: float | None = None) -> None:
+    """A realistic mix: chat turns (60%), feedback (20%), preferences (10%), agent runs (10%);
+    ``rate`` events/s from this client (None: as fast as it can)."""
     sessions = [f"w{worker}-s{i}" for i in range(40)]
+    start = time.monotonic() + (rng.random() / rate if rate else 0.0)  # a random phase: clients not in step
     for i in range(n):
+        if rate:
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
         sid = rng.choice(sessions)
         k = rng.random()
         if k < 0.6:
@@ -116,7 +131,7 @@ def events_for(client: Client, n: int, rng: random.Random, worker: int) -> None:
             )
 
 
-def run(backend: str, total: int, db: str | None) -> dict[str, Any]:
+def run(backend: str, total: int, db: str | None, rate: float | None = None) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix=f"capture-load-{backend}-"))
     write_home(home, "load", db)
     store = Store.open(home, url=db)
@@ -150,7 +165,10 @@ def run(backend: str, total: int, db: str | None) -> dict[str, Any]:
     killer = threading.Thread(target=chaos)
     t0 = time.monotonic()
     killer.start()
-    threads = [threading.Thread(target=events_for, args=(c, per, random.Random(w), w)) for w, c in enumerate(clients)]
+    share = rate / CLIENTS if rate else None
+    threads = [
+        threading.Thread(target=events_for, args=(c, per, random.Random(w), w, share)) for w, c in enumerate(clients)
+    ]
     for th in threads:
         th.start()
     for th in threads:
@@ -163,6 +181,16 @@ def run(backend: str, total: int, db: str | None) -> dict[str, Any]:
     sent, dropped, failed = (sum(getattr(c, a) for c in clients) for a in ("sent", "dropped", "failed"))
     for c in clients:
         c.close()
+    # Triage runs behind intake, in its own process: how long until it has caught up.
+    t1 = time.monotonic()
+    if hasattr(store.capture, "triage_cursor"):  # (a build before the triage worker has no cursor)
+        last = store.capture.last_event_seq(project.id)
+        while store.capture.triage_cursor(project.id) < last and time.monotonic() - t1 < 600:
+            time.sleep(0.2)
+        caught_up = store.capture.triage_cursor(project.id) >= last
+    else:
+        caught_up = False
+    catch_up = time.monotonic() - t1
     server.stop()
     stored = store.capture.event_counts(project.id)
     store.close()
@@ -175,19 +203,34 @@ def run(backend: str, total: int, db: str | None) -> dict[str, Any]:
     p99 = calm[int(len(calm) * 0.99)] * 1000 if calm else float("nan")
     expected = per * CLIENTS
     total_stored = sum(stored.values())
-    rate = expected / elapsed
+    offered, rate = rate, expected / elapsed
+    # The restarts' downtime (kill, start: seconds on a busy machine) is left out of the rate that
+    # says whether the server kept up with the offered load.
+    down = sum(b - 1.0 - a for a, b in outages)
+    rate_up = expected / max(elapsed - down, 1e-9)
     ok = total_stored == expected and dropped == 0 and failed == 0
+    mode = f"paced at {offered:,.0f} events/s" if offered else "unpaced (saturation)"
     print(
-        f"{backend}: {expected:,} events from {CLIENTS} SDK clients in {elapsed:.1f} s = {rate:,.0f} events/s; "
+        f"{backend}, {mode}: {expected:,} events from {CLIENTS} SDK clients in {elapsed:.1f} s = {rate:,.0f} events/s "
+        f"({rate_up:,.0f} events/s outside the {down:.1f} s of restarts); "
         f"request latency p50 {p50:.0f} ms, p99 {p99:.0f} ms outside the {len(outages)} restarts "
         f"({len(log) - len(calm)} requests during restarts or failed); stored {total_stored:,} "
-        f"(sent {sent:,}, dropped {dropped}, failed {failed}) -> {'exactly once' if ok else 'MISMATCH'}",
+        f"(sent {sent:,}, dropped {dropped}, failed {failed}) -> {'exactly once' if ok else 'MISMATCH'}; "
+        f"triage {'caught up' if caught_up else 'NOT caught up'} {catch_up:.1f} s after the last event",
         flush=True,
     )
-    if backend == "sqlite":
-        verdict = "ok" if rate >= GOAL_RATE and p99 < GOAL_P99_MS else "BELOW GOAL"
-        print(f"  goal: >= {GOAL_RATE:,.0f} events/s and p99 < {GOAL_P99_MS:.0f} ms: {verdict}", flush=True)
-    return {"rate": rate, "p50_ms": p50, "p99_ms": p99, "stored": total_stored, "expected": expected, "ok": ok}
+    if backend == "sqlite" and offered is None:
+        verdict = "ok" if rate >= GOAL_RATE else "BELOW GOAL"
+        print(f"  goal: >= {GOAL_RATE:,.0f} events/s at saturation: {verdict}", flush=True)
+    if backend == "sqlite" and offered is not None:
+        kept_up = rate_up >= 0.95 * offered
+        verdict = "ok" if p99 < GOAL_P99_MS and kept_up else "BELOW GOAL"
+        print(
+            f"  goal: p99 < {GOAL_P99_MS:.0f} ms at {offered:,.0f} events/s offered "
+            f"({'kept up' if kept_up else 'fell behind'}): {verdict}",
+            flush=True,
+        )
+    return {"rate": rate, "rate_up": rate_up, "p50_ms": p50, "p99_ms": p99, "stored": total_stored, "ok": ok}
 
 
 @contextmanager
@@ -202,14 +245,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--only", default="sqlite,postgres")
+    parser.add_argument("--rate", type=float, default=GOAL_RATE, help="offered load of the latency run, events/s")
+    parser.add_argument("--runs", default="saturation,paced", help="which runs: saturation, paced or both")
     args = parser.parse_args()
     phases = set(args.only.split(","))
+    rates = [None if r == "saturation" else args.rate for r in args.runs.split(",")]
     results = []
-    if "sqlite" in phases:
-        results.append(run("sqlite", args.events, None))
-    if "postgres" in phases:
-        with postgres() as url:
-            results.append(run("postgres", args.events, url))
+    for offered in rates:
+        if "sqlite" in phases:
+            results.append(run("sqlite", args.events, None, offered))
+        if "postgres" in phases:
+            with postgres() as url:
+                results.append(run("postgres", args.events, url, offered))
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -5,17 +5,24 @@
 
 Each annotator is a logged-in user with a profile (a quarter of the records need French, which
 a third of the annotators speak) and its own HTTP client; it loops: ``POST .../queue/next``,
-think, ``POST .../assignments/{id}/submit``. Prints p50 / p99 latency of both calls, the
+think, ``POST .../assignments/{id}/submit``. Prints p50 / p99 latency of both calls (after a
+warm-up of ``--warmup`` seconds, whose calls are counted apart: a fresh server compiles its
+statements and fills its caches on the first requests), the
 throughput, the query plan of the next-task query (an index seek, not a scan), and checks from
 the database that no record was handed out beyond its overlap nor twice to one annotator.
-Goal: p99 < 50 ms for both calls. ``--think-ms`` is the time an annotator spends on a task
+Goal: p99 < 50 ms for both calls. ``--think-ms`` is the mean time an annotator spends on a task
 (default 1 s: ~1,000x faster than a person; 0 saturates the server to show its throughput).
+Annotators are not in step: each starts at a random moment of its first think time and thinks
+for a time drawn uniformly within ``--jitter`` of the mean (default +-50%). With ``--jitter 0``
+all 50 start together and think exactly as long, so their requests arrive in bursts of 50 that
+the server drains one after the other: that measures the burst, not the service.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -82,12 +89,16 @@ def query_plan(store: Store, dataset_id: int) -> str:
 
 
 class Annotator(threading.Thread):
-    def __init__(self, base: str, name: str, dataset: str, until: float, think: float) -> None:
+    def __init__(self, base: str, name: str, dataset: str, until: float, think: float, jitter: float = 0.0) -> None:
         super().__init__(daemon=True)
         self.name_, self.dataset, self.until, self.think = name, dataset, until, think
+        self.jitter = jitter
+        self.rng = random.Random(name)
         self.http = httpx.Client(base_url=base, timeout=60)
         self.next_ms: list[float] = []
         self.submit_ms: list[float] = []
+        self.warm_from = 0.0  # calls started before this (monotonic) are the warm-up, counted apart
+        self.warmup_ms: list[float] = []
         self.errors: list[str] = []
 
     def login(self) -> None:
@@ -97,12 +108,21 @@ class Annotator(threading.Thread):
         # The session cookie is marked Secure; this plain-http client sends it explicitly.
         self.http.headers["Cookie"] = f"thresher_session={r.cookies['thresher_session']}"
 
+    def note(self, into: list[float], t0: float) -> None:
+        ms = (time.perf_counter() - t0) * 1000
+        (into if time.monotonic() - ms / 1000 >= self.warm_from else self.warmup_ms).append(ms)
+
+    def pause(self) -> float:
+        return self.think * (1 + self.jitter * (2 * self.rng.random() - 1))
+
     def run(self) -> None:
         nxt = f"/api/v1/projects/bench/datasets/{self.dataset}/queue/next"
+        if self.jitter and self.think:
+            time.sleep(self.rng.random() * self.think)  # a random phase: annotators are not in step
         while time.monotonic() < self.until:
             t0 = time.perf_counter()
             r = self.http.post(nxt)
-            self.next_ms.append((time.perf_counter() - t0) * 1000)
+            self.note(self.next_ms, t0)
             if r.status_code == 204:
                 return
             if r.status_code != 200:
@@ -110,10 +130,10 @@ class Annotator(threading.Thread):
                 return
             aid = r.json()["assignment"]["id"]
             if self.think:
-                time.sleep(self.think)
+                time.sleep(self.pause())
             t0 = time.perf_counter()
             r = self.http.post(f"/api/v1/projects/bench/assignments/{aid}/submit", json={"answers": {"quality": 4}})
-            self.submit_ms.append((time.perf_counter() - t0) * 1000)
+            self.note(self.submit_ms, t0)
             if r.status_code != 200:
                 self.errors.append(f"submit {r.status_code} {r.text[:200]}")
 
@@ -147,6 +167,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the annotators work")
     parser.add_argument("--think-ms", type=float, default=1000.0, help="time spent on each task")
     parser.add_argument("--annotators", type=int, default=ANNOTATORS)
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds at the start counted apart")
+    parser.add_argument("--jitter", type=float, default=0.5, help="think time varies by this fraction (0: lockstep)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="queue-latency-"))
@@ -184,7 +206,8 @@ def main() -> int:
                     raise RuntimeError("server did not start") from None
                 time.sleep(0.2)
         until = time.monotonic() + 3600
-        workers = [Annotator(base, f"ann-{i}", "queue", until, args.think_ms / 1000) for i in range(args.annotators)]
+        think = args.think_ms / 1000
+        workers = [Annotator(base, f"ann-{i}", "queue", until, think, args.jitter) for i in range(args.annotators)]
         for w in workers:
             w.login()
         proc = psutil.Process(server.pid)
@@ -192,6 +215,7 @@ def main() -> int:
         t0 = time.monotonic()
         for w in workers:
             w.until = t0 + args.seconds
+            w.warm_from = t0 + args.warmup
             w.start()
         for w in workers:
             w.join()
@@ -206,6 +230,7 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
+    warm = [v for w in workers for v in w.warmup_ms]
     nexts = [v for w in workers for v in w.next_ms]
     submits = [v for w in workers for v in w.submit_ms]
     errors = [e for w in (*workers, solo) for e in w.errors]
@@ -213,7 +238,8 @@ def main() -> int:
     store.close()
     requests = len(nexts) + len(submits)
     print(
-        f"{args.annotators} annotators, think {args.think_ms:.0f} ms, {elapsed:.0f} s: {len(submits):,} tasks "
+        f"{args.annotators} annotators, think {args.think_ms:.0f} ms +-{args.jitter:.0%}, {elapsed:.0f} s: "
+        f"{len(submits):,} tasks "
         f"submitted, {requests / elapsed:,.0f} requests/s",
         flush=True,
     )
@@ -222,6 +248,10 @@ def main() -> int:
         f"(a one-process server tops out near {requests / max(server_cpu, 1e-9):,.0f} requests/s per core); "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
+    )
+    print(
+        f"  warm-up (the first {args.warmup:.0f} s, not in the percentiles below): {len(warm):,} calls, "
+        f"p50 {pct(warm, 0.5):.1f} ms, max {max(warm, default=float('nan')):.1f} ms"
     )
     print(f"  next task: p50 {pct(nexts, 0.5):.1f} ms, p99 {pct(nexts, 0.99):.1f} ms ({len(nexts):,} calls)")
     print(f"  submit:    p50 {pct(submits, 0.5):.1f} ms, p99 {pct(submits, 0.99):.1f} ms ({len(submits):,} calls)")

@@ -22,9 +22,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     login_attempts_per_minute: int = 10
     webhook_retry_seconds: float = 2.0  # first retry of a failed webhook delivery; doubles each time
+    # Webhooks may post to loopback / private / link-local addresses (SSRF guard off): tests, closed networks.
+    webhooks_allow_private: bool = False
     # Run the shipped triage rules (thresher/curate/pipelines/triage.yaml) on each captured record,
     # after the response: a failed agent run becomes SFT work and an eval item as it arrives.
     triage_on_capture: bool = True
+    # Where that triage runs: "process" (a worker process beside the server, at low priority, so
+    # rules never take intake's CPU or GIL) or "thread" (in the server process; the fallback for a
+    # store another process cannot open, such as an in-memory SQLite database).
+    triage_worker: str = "process"
+    triage_idle_seconds: float = 0.5  # how often an idle worker looks for new captured records
+    # Capture group commit: a group takes at most this many events, and about this much work.
+    capture_group_events: int = 1000
+    capture_group_seconds: float = 0.05
 
 
 def find_home(start: Path | None = None) -> Path | None:

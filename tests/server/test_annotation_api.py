@@ -85,8 +85,11 @@ def test_an_annotator_works_the_queue(api: Api) -> None:
     assert ann.post(f"{D}/queue/next").json()["assignment"]["id"] == a["id"]  # reload-safe
 
     url = f"{P}/assignments/{a['id']}"
-    bad = ann.put(f"{url}/draft", json={"answers": {"quality": 7}})
-    assert bad.status_code == 422 and api.locs(bad) == [["answers", "quality"]]
+    bad = ann.put(f"{url}/draft", json={"answers": {"qualty": 3}})
+    assert bad.status_code == 422 and api.locs(bad) == [["answers", "qualty"]]
+    # A draft keeps work in progress as typed (submitting checks it): here an out-of-range score.
+    assert ann.put(f"{url}/draft", json={"answers": {"quality": 7}}).status_code == 204
+    assert ann.get(url).json()["draft"] == {"answers": {"quality": 7}}
     assert ann.put(f"{url}/draft", json={"answers": {"label": {"choice": "bad"}}}).status_code == 204
     assert ann.get(url).json()["draft"] == {"answers": {"label": {"choice": "bad", "rationale": None}}}
     bad = ann.post(f"{url}/submit", json={"answers": {"label": {"choice": "bad"}}})

@@ -38,6 +38,7 @@ UNSCOPED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{API}/projects"): frozenset({"admin"}),
     ("GET", f"{API}/users"): frozenset({"admin"}),
     ("POST", f"{API}/users"): frozenset({"admin"}),
+    ("GET", f"{API}/formats"): SIGNED_IN,  # the registry's formats: no project data
 }
 
 # Path parameters the fixture world can fill with real objects; any other (a job or webhook

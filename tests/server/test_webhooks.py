@@ -8,9 +8,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -18,6 +20,7 @@ from fastapi.testclient import TestClient
 from thresher.model import Record
 from thresher.server import create_app
 from thresher.server.events import emit
+from thresher.server.outbound import Checked, pinned, resolve
 from thresher.server.webhooks import DeliveryWorker, backoff, sign, verify_signature
 from thresher.settings import Settings
 from thresher.store import Store
@@ -76,8 +79,10 @@ def receiver() -> Iterator[Receiver]:
     thread.join()
 
 
-def make_app(store: Store) -> FastAPI:
-    return create_app(store, Settings(cookie_secure=False, webhook_retry_seconds=0.05))
+def make_app(store: Store, *, allow_private: bool = True) -> FastAPI:
+    # The receivers listen on 127.0.0.1, an address refused unless the setting allows it.
+    settings = Settings(cookie_secure=False, webhook_retry_seconds=0.05, webhooks_allow_private=allow_private)
+    return create_app(store, settings)
 
 
 def auth(store: Store, role: str) -> dict[str, str]:
@@ -163,7 +168,7 @@ def test_a_receiver_that_never_answers_is_given_up_on_and_logged(project: Store)
     client = TestClient(make_app(project), headers=auth(project, "owner"))
     hook = add_webhook(client, dead, ["records.added"])
     emit(project, project_id(project), "records.added", {"dataset": "d", "records": 3})
-    worker = DeliveryWorker(project, retry_seconds=0.01, max_attempts=3)  # driven by hand: no thread
+    worker = DeliveryWorker(project, retry_seconds=0.01, max_attempts=3, allow_private=True)  # by hand: no thread
     try:
         for _ in range(200):
             worker.run_once()
@@ -241,3 +246,74 @@ def test_backoff_doubles_with_jitter_and_a_cap() -> None:
     for attempt, nominal in [(1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0)]:
         assert 0.75 * nominal <= backoff(attempt, 1.0) <= 1.25 * nominal
     assert backoff(30, 1.0) <= 600.0
+
+
+# -- internal addresses (SSRF) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:8080/hook", "loopback"),
+        ("http://localhost/hook", "localhost resolves to 127.0.0.1"),
+        ("http://[::1]/hook", "loopback"),
+        ("http://[::ffff:127.0.0.1]/hook", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://10.1.2.3/hook", "private"),
+        ("https://192.168.0.10/hook", "private"),
+        ("http://100.64.0.1/hook", "not a public address"),
+        ("http://0.0.0.0:8000/hook", "unspecified"),
+    ],
+)
+def test_webhooks_to_internal_addresses_are_refused(project: Store, url: str, why: str) -> None:
+    client = TestClient(make_app(project, allow_private=False), headers=auth(project, "owner"))
+    r = client.post(f"{API}/webhooks", json={"url": url, "events": ["records.added"]})
+    assert r.status_code == 422, r.text
+    [detail] = r.json()["error"]["details"]
+    assert detail["type"] == "internal_address" and detail["loc"] == ["body", "url"]
+    assert why in detail["msg"] and "THRESHER_WEBHOOKS_ALLOW_PRIVATE" in detail["msg"]
+    assert client.get(f"{API}/webhooks").json() == []
+
+
+def test_a_webhook_cannot_be_moved_to_an_internal_address(project: Store) -> None:
+    client = TestClient(make_app(project, allow_private=False), headers=auth(project, "owner"))
+    hook = add_webhook(client, "https://93.184.216.34/hook", ["records.added"])  # a public address: kept
+    r = client.patch(f"{API}/webhooks/{hook['id']}", json={"url": "http://169.254.169.254/"})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["type"] == "internal_address"
+    assert client.get(f"{API}/webhooks/{hook['id']}").json()["url"] == "https://93.184.216.34/hook"
+
+
+def test_delivery_checks_the_address_again(project: Store, receiver: Receiver) -> None:
+    """A webhook saved while its name led elsewhere (or while the setting allowed it) is not posted to
+    an internal address: the delivery is refused and logged; allowing private addresses lets it go."""
+    if resolve("localhost", 80)[0] != "127.0.0.1":
+        pytest.skip("localhost does not resolve to 127.0.0.1 first here")
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    hook = project.webhooks.create(project_id(project), by_name, ["records.added"], SECRET)
+    emit(project, project_id(project), "records.added", {"records": 1})
+    strict = DeliveryWorker(project, retry_seconds=60, max_attempts=5)  # one attempt: the retry is a minute away
+    try:
+        assert strict.run_once() == 1
+    finally:
+        strict.stop()
+    [log] = project.webhooks.deliveries(hook.id)
+    assert receiver.got == [] and log.status == "pending" and log.last_status is None
+    assert log.last_error is not None and "refused: localhost resolves to 127.0.0.1" in log.last_error
+    project.webhooks.mark_retry(log.id, None, log.last_error, datetime.now(UTC))  # the backoff has run out
+    allowed = DeliveryWorker(project, retry_seconds=0.01, allow_private=True)
+    try:
+        eventually(lambda: allowed.run_once() > 0 and project.webhooks.deliveries(hook.id)[0].status == "delivered")
+    finally:
+        allowed.stop()
+    [got] = receiver.got
+    # Sent to the address that was checked, with the name in Host.
+    assert got.headers["Host"] == by_name.split("/")[2]
+    assert verify_signature(SECRET, got.body, got.headers["X-Thresher-Signature"])
+
+
+def test_a_checked_name_is_pinned_to_its_address() -> None:
+    checked = Checked(httpx.URL("https://hooks.example.org:8443/in?x=1"), "93.184.216.34", ["93.184.216.34"])
+    url, headers, extensions = pinned(checked)
+    assert str(url) == "https://93.184.216.34:8443/in?x=1"
+    assert headers == {"Host": "hooks.example.org:8443"}
+    assert extensions == {"sni_hostname": "hooks.example.org"}  # the certificate is checked against the name

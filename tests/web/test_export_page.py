@@ -86,3 +86,29 @@ def test_export_flow_create_progress_download_and_reload(page: Page, web_server:
     expect(page.locator("table.jobs tbody tr")).to_have_count(1)
     assert len(api.get(f"/projects/{PROJECT}/exports")) == 1
     assert errors == []
+
+
+def test_the_format_list_is_the_servers_and_media_formats_choose_their_files(page: Page, web_server: WebServer) -> None:
+    api = Api(web_server.url)
+    api.project("export-formats", datasets=("d",))
+    listed = api.get("/formats")["formats"]
+    exportable = [f["name"] for f in listed if f["exportable"] and not f["needs_mapping"]]
+    assert {"mot", "coco", "trl-conversational"} <= set(exportable) and "generic" not in exportable
+
+    login(page)
+    errors = page_errors(page)
+    page.goto("/projects/export-formats/exports")
+    form = page.get_by_role("form", name="New export")
+    options = form.locator("select[name=format] option")
+    expect(options).to_have_count(len(exportable))
+    assert options.evaluate_all("os => os.map(o => o.value)") == exportable
+    expect(form.locator("select[name=format]")).to_have_value("thresher")
+
+    form.locator("select[name=format]").select_option("mot")
+    expect(form.locator(".format-info")).to_contain_text("video · answers: track")
+    expect(form.locator("select[name=container]")).to_be_disabled()  # MOT writes its own folder
+    form.locator("select[name=format]").select_option("trl-conversational")
+    expect(form.locator("select[name=container]")).to_be_enabled()
+    boxes = form.locator("select[name=container] option").evaluate_all("os => os.map(o => o.value)")
+    assert boxes == ["", *[c["name"] for c in api.get("/formats")["containers"]]]
+    assert errors == []

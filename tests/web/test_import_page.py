@@ -44,3 +44,27 @@ def test_upload_a_file_and_see_bad_lines_named(page: Page, web_server: WebServer
     items = api.get(f"/projects/{PROJECT}/datasets/sft/records")["items"]
     assert {r["split"] for r in items} == {"train"}
     assert errors == []
+
+
+def test_the_format_list_is_the_servers(page: Page, web_server: WebServer) -> None:
+    api = Api(web_server.url)
+    api.project("import-formats", datasets=("d",))
+    listed = api.get("/formats")["formats"]
+    importable = [f["name"] for f in listed if f["importable"] and not f["needs_mapping"]]
+    assert "trl-preference" in importable and "coco" not in importable
+
+    login(page)
+    errors = page_errors(page)
+    page.goto("/projects/import-formats/datasets/d/import")
+    form = page.get_by_role("form", name="Import a file")
+    options = form.locator("select[name=format] option")
+    expect(options).to_have_count(len(importable) + 1)  # and "detect"
+    assert options.evaluate_all("os => os.map(o => o.value)") == ["", *importable]
+    form.locator("select[name=format]").select_option("trl-preference")
+    hint = form.locator(".format-info")
+    description = next(f["description"] for f in listed if f["name"] == "trl-preference")
+    expect(hint).to_contain_text(description)
+    expect(hint).to_contain_text("comparison · labels: ranking")
+    accept = form.locator("input[name=file]").get_attribute("accept") or ""
+    assert {".jsonl", ".json", ".csv", ".parquet", ".txt"} <= set(accept.split(","))
+    assert errors == []

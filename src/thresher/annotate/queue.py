@@ -7,6 +7,7 @@ submissions fully); the store applies the state change in one transaction.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from thresher.annotate.workflow import Router, Workflow, fitting
-from thresher.errors import DataError, ErrorDetail, NotFound
+from thresher.errors import Conflict, DataError, ErrorDetail, NotFound
 from thresher.model import Dataset, Question, Response, Suggestion, validate_answers
 from thresher.store import RecordRow, Store
 from thresher.store.annotation import Assignment
@@ -76,11 +77,78 @@ def sync(store: Store, dataset: Dataset, workflow: Workflow | None = None) -> in
     return store.annotation.sync(dataset.id, Router(workflow or _stored_workflow(store, dataset)))
 
 
+ROUTE_BATCH = 5000  # records routed inside a request; the rest goes to a background thread
+
+
+def sync_soon(store: Store, dataset: Dataset, workflow: Workflow | None = None) -> int:
+    """Route one batch of new records now and the rest in a background thread: a request never
+    routes a whole dataset (a million records take seconds), yet gets work from the first batch
+    at once. Returns how many were routed now."""
+    assert dataset.id is not None
+    router = Router(workflow or _stored_workflow(store, dataset))
+    done = store.annotation.sync(dataset.id, router, ROUTE_BATCH, max_batches=1)
+    if done >= ROUTE_BATCH and store.annotation.routing_behind(dataset.id):
+        # One routing per dataset runs at a time (a lock in the store): a second thread started
+        # meanwhile returns at once.
+        threading.Thread(
+            target=store.annotation.sync, args=(dataset.id, router, ROUTE_BATCH), name="thresher-route", daemon=True
+        ).start()
+    return done
+
+
 def dataset_by_id(store: Store, project: str, dataset_id: int) -> Dataset:
     row = store.annotation.dataset_row(project, dataset_id=dataset_id)
     if row is None:
         raise NotFound(f"no dataset {dataset_id} in project {project!r}")
     return _dataset(row)
+
+
+@dataclass(frozen=True)
+class NextContext:
+    """What a "next task" request needs before it claims, read in one query."""
+
+    dataset: Dataset
+    skills: list[str]
+    languages: list[str]
+    member: bool  # False: no membership (an administrator or an API key): no skills, no languages
+    state: tuple[dict[str, Any], int, int] | None
+
+
+def next_context(store: Store, project: str, name: str, user: str) -> NextContext:
+    row = store.annotation.next_context(project, name, user)
+    if row is None:
+        raise NotFound(f"no dataset {project}/{name}")
+    member = row.m_skills is not None
+    state = None
+    if row.w_settings is not None:
+        state = (orjson.loads(row.w_settings), int(row.w_synced), int(row.last_seq or 0))
+    return NextContext(
+        dataset=_dataset(row),
+        skills=orjson.loads(row.m_skills) if member else [],
+        languages=orjson.loads(row.m_languages) if member else [],
+        member=member,
+        state=state,
+    )
+
+
+@dataclass(frozen=True)
+class WorkContext:
+    """An assignment with its dataset, record and workflow, read on one connection."""
+
+    assignment: Assignment
+    dataset: Dataset
+    record: RecordRow
+    workflow: Workflow
+
+
+def work_context(store: Store, project: str, assignment_id: str) -> WorkContext:
+    a, ds, record, state = store.annotation.work_context(assignment_id, project)
+    if ds is None:
+        raise NotFound(f"no dataset {a.dataset_id} in project {project!r}")
+    if record is None:
+        raise NotFound(f"no record {a.record_id!r} in this dataset")
+    workflow = Workflow.model_validate_json(state[0]) if state is not None else Workflow()
+    return WorkContext(a, _dataset(ds), record, workflow)
 
 
 def dataset_named(store: Store, project: str, name: str) -> Dataset:
@@ -118,6 +186,19 @@ def check_answers(dataset: Dataset, record: RecordRow, answers: dict[str, Any], 
     return normalized
 
 
+def check_draft(dataset: Dataset, record: RecordRow, answers: dict[str, Any]) -> dict[str, Any]:
+    """A draft keeps work in progress (a tool call without its name yet, a take too short): answers
+    that already fit are normalized, the others kept as typed; only unknown questions are refused.
+    Submitting checks everything."""
+    names = {q.name for q in dataset.questions}
+    unknown = sorted(set(answers) - names)
+    if unknown:
+        details = [ErrorDetail("invalid_answer", ("answers", n), f"no question named {n!r}", None) for n in unknown]
+        raise DataError(f"the draft for record {record.id} answers questions the dataset does not have", details)
+    normalized, _ = validate_answers(dataset.questions, answers, record.to_record(), partial=True)
+    return {name: normalized.get(name, value) for name, value in answers.items()}
+
+
 # -- the queue -----------------------------------------------------------------------------
 
 
@@ -131,15 +212,29 @@ def next_task(
 ) -> Task | None:
     """The task the user holds, else a rejection sent back to them, else new fitting work; None if none."""
     assert dataset.id is not None
-    now = now or utcnow()
     state = store.annotation.state(dataset.id)  # one query: settings, and whether records came since
+    return next_task_in(store, dataset, user, skills, languages, state, now)
+
+
+def next_task_in(
+    store: Store,
+    dataset: Dataset,
+    user: str,
+    skills: list[str],
+    languages: list[str],
+    state: tuple[dict[str, Any], int, int] | None,
+    now: datetime | None = None,
+) -> Task | None:
+    """``next_task`` with the workflow state (``Annotations.state``) the caller read already."""
+    assert dataset.id is not None
+    now = now or utcnow()
     if state is None:
         workflow = _stored_workflow(store, dataset)
-        sync(store, dataset, workflow)
+        sync_soon(store, dataset, workflow)
     else:
         workflow = Workflow.model_validate(state[0])
         if state[2] > state[1]:
-            sync(store, dataset, workflow)
+            sync_soon(store, dataset, workflow)
     store.annotation.expire(dataset.id, now)
     until = now + timedelta(seconds=workflow.lease_seconds)
     held = store.annotation.claim(dataset.id, user, fitting(skills, languages), workflow.overlap, now, until)
@@ -147,7 +242,8 @@ def next_task(
 
 
 def task_of(store: Store, dataset: Dataset, assignment: Assignment) -> Task:
-    record = _record(store, dataset, assignment.record_id)
+    assert dataset.id is not None
+    record, rows = store.annotation.record_and_suggestions(dataset.id, assignment.record_id)
     suggestions = [
         Suggestion(
             id=r.id,
@@ -158,7 +254,7 @@ def task_of(store: Store, dataset: Dataset, assignment: Assignment) -> Task:
             score=r.score,
             created_at=r.created_at,
         )
-        for r in store.annotation.suggestion_rows(record.id)
+        for r in rows
     ]
     return Task(assignment, dataset, record, suggestions)
 
@@ -181,18 +277,28 @@ def save_draft(
     """Keep partial answers with the assignment and extend its lease."""
     a = own(store, assignment_id, user)
     record = _record(store, dataset, a.record_id)
-    normalized = check_answers(dataset, record, answers, partial=True)
     until = (now or utcnow()) + timedelta(seconds=get_workflow(store, dataset).lease_seconds)
-    store.annotation.save_draft(assignment_id, user, normalized, until)
+    store.annotation.save_draft(assignment_id, user, check_draft(dataset, record, answers), until)
 
 
 def submit(
-    store: Store, dataset: Dataset, assignment_id: str, user: str, answers: dict[str, Any], now: datetime | None = None
+    store: Store,
+    dataset: Dataset,
+    assignment_id: str,
+    user: str,
+    answers: dict[str, Any],
+    now: datetime | None = None,
+    context: WorkContext | None = None,
 ) -> Response:
-    a = own(store, assignment_id, user)
-    record = _record(store, dataset, a.record_id)
+    """``context``: what the caller read already (``work_context``: one query less each); the
+    assignment's state is checked again in the store's transaction."""
+    if context is not None and context.assignment.id == assignment_id and context.assignment.user == user:
+        a, record, workflow = context.assignment, context.record, context.workflow
+    else:
+        a = own(store, assignment_id, user)
+        record = _record(store, dataset, a.record_id)
+        workflow = get_workflow(store, dataset)
     normalized = check_answers(dataset, record, answers, partial=False)
-    workflow = get_workflow(store, dataset)
     now = now or utcnow()
     rid, created = store.annotation.submit(
         assignment_id, user, normalized, overlap=workflow.overlap, review=workflow.review == "all", now=now
@@ -222,6 +328,36 @@ def amend(
     normalized = check_answers(dataset, record, answers, partial=False)
     rid = store.annotation.amend(assignment_id, user, normalized, now or utcnow())
     return _response(store, a.record_id, user, rid)
+
+
+def respond(
+    store: Store,
+    dataset: Dataset,
+    record_id: str,
+    user: str,
+    answers: dict[str, Any],
+    status: str,
+    now: datetime | None = None,
+) -> Response | None:
+    """A response sent straight to a record (``PUT .../responses/me``), under the queue's rules
+    when the dataset has a workflow: the caller must hold the record's task (a draft is saved
+    with it and extends the lease; a submission submits it, counted against the overlap) or
+    have submitted it (a submission then amends it). Otherwise a Conflict: such a response would
+    go past the overlap, the leases and review. None when the dataset has no workflow (no queue):
+    the caller stores the response as it is."""
+    assert dataset.id is not None
+    if store.annotation.get_workflow(dataset.id) is None:
+        return None
+    a = store.annotation.assignment_for(record_id, user)
+    if a is not None and a.status in ("leased", "rejected"):
+        if status == "draft":
+            save_draft(store, dataset, a.id, user, answers, now)
+            return Response(record_id=record_id, user=user, answers=answers, status="draft")
+        return submit(store, dataset, a.id, user, answers, now)
+    if a is not None and a.status == "submitted" and status == "submitted":
+        return amend(store, dataset, a.id, user, answers, now)
+    held = "is not assigned to you" if a is None or a.status in ("expired", "skipped") else f"is {a.status}"
+    raise Conflict(f"record {record_id} {held}: take it from the queue (POST .../queue/next) to answer it")
 
 
 def _response(store: Store, record_id: str, user: str, rid: str) -> Response:

@@ -1,5 +1,5 @@
 """``thresher media``: import a folder of images / video / audio, a dataset file that references media,
-probe a file, extract video frames."""
+probe a file, extract video frames, load a model's pre-annotations."""
 
 from __future__ import annotations
 
@@ -157,3 +157,88 @@ def import_transcripts_command(
     console.print(f"{result.added:,} transcripts loaded, {len(result.rejected):,} rejected")
     for detail in result.rejected[:20]:
         err.print(f"  [red]rejected[/red] {escape(str(detail))}")
+
+
+def _pairs(items: list[str], sep: str, what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, found, value = item.partition(sep)
+        if not found or not key.strip():
+            raise typer.BadParameter(f"{item!r}: expected {what}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@media_app.command("prelabel")
+def prelabel_command(
+    endpoint: Annotated[str, typer.Argument(help="the model endpoint's URL (see docs/media.md for the protocol)")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="dataset holding the media")],
+    model: Annotated[str, typer.Option("--model", "-m", help="the model's name: the suggestions' agent")],
+    question: Annotated[str | None, typer.Option(help="question to answer (default: the first media one)")] = None,
+    version: Annotated[str | None, typer.Option(help="only the records of this dataset version")] = None,
+    send: Annotated[str, typer.Option(help="base64 (the file in the request) or url (the endpoint fetches it)")] = (
+        "base64"
+    ),
+    media_url: Annotated[
+        str | None, typer.Option(help="with --send url: this server's base URL as the endpoint reaches it")
+    ] = None,
+    media_key: Annotated[
+        str | None, typer.Option(help="with --send url: an API key (read role) the endpoint fetches media with")
+    ] = None,
+    label_map: Annotated[
+        list[str] | None, typer.Option("--map", help="detections' class name to label: car=vehicle (repeatable)")
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option(help="a header for the endpoint: 'Authorization: Bearer ...' (repeatable)")
+    ] = None,
+    min_score: Annotated[float, typer.Option(help="drop detections scored below this")] = 0.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="requests in flight at most")] = 4,
+    retries: Annotated[int, typer.Option(min=0, max=10, help="tries again after a connection error, 429 or 5xx")] = 3,
+    timeout: Annotated[float, typer.Option(help="seconds one request may take")] = 60.0,
+    redo: Annotated[bool, typer.Option(help="ask again for records that already hold this model's suggestion")] = False,
+    home: HomeOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Load a model's pre-annotations for each media record as suggestions that annotators correct.
+
+    Bad answers are listed per record and the run goes on; a second run skips the records done."""
+    from thresher.media.prelabel import Prelabeler
+    from thresher.store import RecordFilter
+
+    media_only = RecordFilter(kinds=("media",))
+
+    if send not in ("base64", "url"):
+        raise typer.BadParameter("--send: expected base64 or url")
+    media_headers = {"Authorization": f"Bearer {media_key}"} if media_key else None
+    with (
+        _opened(home, db) as (h, store),
+        Prelabeler(
+            store,
+            endpoint,
+            agent=model,
+            send="url" if send == "url" else "base64",
+            media_url=media_url,
+            media_headers=media_headers,
+            headers=_pairs(header or [], ":", "Name: value"),
+            label_map=_pairs(label_map or [], "=", "class=label"),
+            min_score=min_score,
+            concurrency=concurrency,
+            retries=retries,
+            timeout=timeout,
+        ) as labeler,
+    ):
+        ds = _dataset(store, h, dataset)
+        total = store.count_records(ds, store.get_version(ds, version) if version else None, media_only)
+        with _progress(f"asking {model}", total) as progress:
+            result = labeler.run(ds.project, ds.name, question=question, version=version, redo=redo, progress=progress)
+    c = result.counts()
+    console.print(
+        f"{escape(ds.project)}/{escape(ds.name)} · {escape(result.question)} by {escape(model)}: "
+        f"{c['suggested']:,} suggested, {c['already']:,} already there, {c['failed']:,} failed, "
+        f"{c['not_applicable']:,} not applicable"
+        + (f", {c['dropped_detections']:,} detections dropped" if c["dropped_detections"] else "")
+    )
+    for detail in result.errors[:20]:
+        err.print(f"  [red]failed[/red] {escape(str(detail))}")
+    if result.failed > 20:
+        err.print(f"  … and {result.failed - 20:,} more")

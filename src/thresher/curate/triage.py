@@ -15,31 +15,45 @@ split, and ``python: module:function`` as the escape hatch. Actions: add_to a da
 for annotation (the copy's metadata carries ``skill`` and ``language``, which the annotation
 queues route by), eval_item in a named eval dataset, tag, set_split.
 
-Rules run in batch (``triage_dataset``) and on captured records (``apply_rules_to_records``);
-each rule acts once per record and action (the triage log remembers), so re-running is safe.
+Rules run in batch (``triage_dataset``) and on captured records: a worker (``CaptureTriage``, in
+a process of its own beside the server) follows the capture ledger behind a cursor kept in the
+store. Each rule acts once per record and action (the triage log remembers), so re-running is
+safe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import importlib
-from collections import Counter
+import logging
+import multiprocessing
+import os
+import threading
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from thresher.curate._items import Item
 from thresher.errors import DataError, ErrorDetail, NotFound
 from thresher.formats.views import FEEDBACK_QUESTION, PREFERENCE_QUESTION, agent_run_messages, step_text
 from thresher.model import ChoiceQuestion, Dataset, Question, Record, StepVerdictQuestion, TextQuestion
 from thresher.store import RecordFilter, Store
+from thresher.store import tables as t
 from thresher.store.rows import record_id
+
+log = logging.getLogger("thresher.triage")
 
 
 class _M(BaseModel):
@@ -349,19 +363,30 @@ def eval_record(item: Item, mode: str, rule: str) -> Record | None:
     return Record.model_validate({"content": content, "metadata": meta, "lineage": [item.id], "domains": item.domains})
 
 
-def _act(store: Store, project: str, rule: Rule, name: str, act: _M, item: Item) -> tuple[str | None, dict[str, Any]]:
+def _plan(
+    store: Store, project: str, rule: Rule, name: str, act: _M, item: Item, targets: dict[str, Dataset] | None = None
+) -> tuple[Dataset | None, Record | None, dict[str, Any]]:
+    """What an action does: (dataset, record) to add, and the detail to log; a tag or a split is
+    applied at once. ``targets`` caches target datasets by name across a batch."""
     triage_meta = {"triage": {"rule": rule.name, "from": item.id}}
+    cache = targets if targets is not None else {}
+
+    def target(dataset: str, questions: Sequence[Question], description: str) -> Dataset:
+        if dataset not in cache:
+            cache[dataset] = _dataset(store, project, dataset, questions, description)
+        return cache[dataset]
+
     if isinstance(act, Tag):
         store.curation.update_record_meta(item.id, metadata={"tags": act.tags})
-        return None, {"tags": act.tags}
+        return None, None, {"tags": act.tags}
     if isinstance(act, SetSplit):
         store.curation.update_record_meta(item.id, split=act.split)
-        return None, {"split": act.split}
+        return None, None, {"split": act.split}
     if isinstance(act, AddTo):
-        ds = _dataset(store, project, act.dataset, [], f"records routed by triage rule {rule.name}")
+        ds = target(act.dataset, [], f"records routed by triage rule {rule.name}")
         rec = _copy(item, triage_meta)
     elif isinstance(act, Enqueue):
-        ds = _dataset(store, project, act.dataset, TASK_QUESTIONS[act.task], f"annotation work: {act.task}")
+        ds = target(act.dataset, TASK_QUESTIONS[act.task], f"annotation work: {act.task}")
         meta: dict[str, Any] = {**triage_meta, "task": act.task}
         if act.skill:
             meta["skill"] = act.skill
@@ -376,14 +401,83 @@ def _act(store: Store, project: str, rule: Rule, name: str, act: _M, item: Item)
     elif isinstance(act, EvalItem):
         made = eval_record(item, act.mode, rule.name)
         if made is None:
-            return None, {"skipped": f"no eval item from a {item.kind} record"}
-        ds = _dataset(store, project, act.dataset, EVAL_QUESTIONS, f"eval items ({act.mode}) made by triage")
+            return None, None, {"skipped": f"no eval item from a {item.kind} record"}
+        ds = target(act.dataset, EVAL_QUESTIONS, f"eval items ({act.mode}) made by triage")
         rec = made
     else:  # pragma: no cover - ACTIONS is closed
         raise AssertionError(name)
+    return ds, rec, {"dataset": ds.name}
+
+
+def _act(store: Store, project: str, rule: Rule, name: str, act: _M, item: Item) -> tuple[str | None, dict[str, Any]]:
+    ds, rec, detail = _plan(store, project, rule, name, act, item)
+    if ds is None or rec is None:
+        return None, detail
     assert ds.id is not None and rec.content_hash is not None
     store.add_records(ds, [rec])
-    return record_id(ds.id, rec.content_hash), {"dataset": ds.name}
+    return record_id(ds.id, rec.content_hash), detail
+
+
+def apply_rules_in_bulk(store: Store, project: str, rules: Sequence[Rule], items: Sequence[Item]) -> TriageResult:
+    """``apply_rules`` with the writes of a whole batch together: the records its actions make
+    (one transaction per target dataset), then the triage log (one). Per action it would be two
+    transactions, and a worker beside a busy capture intake would take SQLite's one write lock
+    hundreds of times a second. A crash between the two leaves records without their log line:
+    the next pass makes them again (the same content: nothing new) and logs them."""
+    proj = store.get_project(project)
+    assert proj.id is not None
+    out = TriageResult()
+    tl = t.triage_log
+    with store.engine.connect() as conn:
+        done = {
+            (row.rule, row.record_id, row.action)
+            for row in conn.execute(
+                select(tl.c.rule, tl.c.record_id, tl.c.action).where(
+                    tl.c.project_id == proj.id, tl.c.record_id.in_([i.id for i in items])
+                )
+            )
+        }
+    targets: dict[str, Dataset] = {}
+    adds: dict[str, list[Record]] = defaultdict(list)
+    log_rows: list[dict[str, Any]] = []
+    now = datetime.now(UTC)
+    for item in items:
+        for rule in rules:
+            if not matches(rule.when, item):
+                continue
+            out.matched[rule.name] += 1
+            for j, (name, act) in enumerate(rule.then):
+                key = f"{name}:{j}"
+                if (rule.name, item.id, key) in done:
+                    out.skipped[f"{rule.name}/{name}"] += 1
+                    continue
+                done.add((rule.name, item.id, key))
+                ds, rec, detail = _plan(store, project, rule, name, act, item, targets)
+                made = None
+                if ds is not None and rec is not None:
+                    assert ds.id is not None and rec.content_hash is not None
+                    adds[ds.name].append(rec)
+                    made = record_id(ds.id, rec.content_hash)
+                log_rows.append(
+                    {
+                        "project_id": proj.id,
+                        "rule": rule.name,
+                        "record_id": item.id,
+                        "action": key,
+                        "target_record_id": made,
+                        "detail": orjson.dumps(detail).decode(),
+                        "created_at": now,
+                    }
+                )
+                out.actions[f"{rule.name}/{name}"] += 1
+    for name, records in adds.items():
+        store.add_records(targets[name], records)
+    if log_rows:
+        dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(tl).on_conflict_do_nothing(index_elements=["project_id", "rule", "record_id", "action"])
+        with store.engine.begin() as conn:
+            conn.execute(stmt, log_rows)
+    return out
 
 
 def apply_rules(store: Store, project: str, rules: Sequence[Rule], items: Iterable[Item]) -> TriageResult:
@@ -424,7 +518,7 @@ def triage_dataset(
 
 
 def apply_rules_to_records(
-    store: Store, project: str, record_ids: Sequence[str], rules: Sequence[Rule] | None = None
+    store: Store, project: str, record_ids: Sequence[str], rules: Sequence[Rule] | None = None, *, bulk: bool = False
 ) -> TriageResult:
     """Triage on capture: run the rules over just these (new or updated) records."""
     rules = list(rules) if rules is not None else default_rules()
@@ -436,4 +530,143 @@ def apply_rules_to_records(
         Item.from_row(row, [{"id": r.id, "user": r.user, "answers": r.answers} for r in responses.get(row.id, [])])
         for row in rows
     ]
-    return apply_rules(store, project, rules, items)
+    return (apply_rules_in_bulk if bulk else apply_rules)(store, project, rules, items)
+
+
+# -- triage on capture: a worker behind a cursor -------------------------------------------------
+
+
+class CaptureTriage:
+    """Runs the rules over what capture stored since the last pass, in batches behind a cursor
+    kept in the store (``Capture.triage_cursor``), so it survives restarts and catches up on
+    whatever arrived while it was down or busy. Each rule acts once per record and action, so
+    overlapping passes (a worker that was restarted mid-batch) repeat nothing."""
+
+    def __init__(self, store: Store, rules: Sequence[Rule] | None = None, batch: int = 200) -> None:
+        self.store = store
+        self.rules = list(rules) if rules is not None else None
+        self.batch = batch
+
+    def drain(self, max_batches: int | None = None, stop: Callable[[], bool] | None = None) -> int:
+        """Triage every project up to its last event (or ``max_batches`` batches, or until
+        ``stop()``, asked between batches); returns how many records were looked at."""
+        seen = batches = 0
+        for project_id, project in self.store.capture.projects_with_events():
+            after = self.store.capture.triage_cursor(project_id)
+            while (max_batches is None or batches < max_batches) and not (stop and stop()):
+                last, ids = self.store.capture.captured_after(project_id, after, self.batch)
+                if last == after:
+                    break
+                if ids:
+                    apply_rules_to_records(self.store, project, ids, self.rules, bulk=True)
+                self.store.capture.advance_triage_cursor(project_id, last)
+                after, seen, batches = last, seen + len(ids), batches + 1
+        return seen
+
+    def run(self, stop: Callable[[], bool], wait: Callable[[float], Any], idle_seconds: float) -> None:
+        """Drain, then wait ``idle_seconds`` (or a wake-up), until ``stop()``. A failed pass is
+        logged and tried again after the wait: the cursor only moves past batches that were done."""
+        while not stop():
+            try:
+                self.drain(stop=stop)
+            except Exception:
+                log.exception("triage of captured records failed; retrying")
+            wait(idle_seconds)
+
+
+class TriageThread:
+    """The worker as a thread of the server process (for stores a second process cannot open,
+    such as an in-memory SQLite database). ``wake`` after a capture commit starts a pass at once."""
+
+    def __init__(self, store: Store, idle_seconds: float = 0.5) -> None:
+        self._worker = CaptureTriage(store)
+        self._idle = idle_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="thresher-triage", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _wait(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    def _run(self) -> None:
+        self._worker.run(self._stop.is_set, self._wait, self._idle)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+
+class TriageProcess:
+    """The worker in a process of its own: on a 2-core machine, rules (language detection, one
+    transaction per action) then never hold the server's GIL while requests wait for it. It runs
+    at a lower CPU priority and exits when the server process is gone (even after a SIGKILL), so
+    a restarted server never finds a stray worker from before."""
+
+    def __init__(self, store: Store, url: str, blob_url: str, idle_seconds: float = 0.5) -> None:
+        self.store = store
+        ctx = multiprocessing.get_context("spawn")  # no forked copy of the server's threads and connections
+        self._stop = ctx.Event()
+        self._process = ctx.Process(
+            target=_process_main,
+            args=(url, blob_url, idle_seconds, self._stop, os.getpid()),
+            name="thresher-triage",
+            daemon=True,
+        )
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        """Start now if anything was ever captured (it may be waiting for triage); otherwise at the
+        first capture (``wake``), so a server that takes no capture never runs the process."""
+        if self.store.capture.projects_with_events():
+            self.wake()
+
+    def wake(self) -> None:
+        """Make sure the process runs; it polls its cursor every ``idle_seconds``."""
+        if self._started:
+            return
+        with self._lock:
+            if not self._started and not self._stop.is_set():
+                self._process.start()
+                self._started = True
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._started else None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            self._stop.set()
+            if not self._started:
+                return
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _process_main(url: str, blob_url: str, idle_seconds: float, stop: Any, parent: int) -> None:
+    from thresher.store.blobs import BlobStore
+    from thresher.store.engine import make_engine
+
+    with contextlib.suppress(OSError):
+        os.nice(10)  # intake first: triage takes the CPU that is left
+    logging.basicConfig(level=logging.WARNING)
+    engine = make_engine(url)
+    store = Store(engine, BlobStore(blob_url))
+
+    def done() -> bool:
+        return bool(stop.is_set()) or os.getppid() != parent
+
+    try:
+        CaptureTriage(store).run(done, stop.wait, idle_seconds)
+    finally:
+        store.close()

@@ -3,16 +3,20 @@
 ``gt.txt`` has one line per object per frame: ``frame, id, left, top, width, height, conf, class,
 visibility`` (frames from 1, pixels; conf 1 = counted; class = 1-based index of the label in the
 track question). Boxes between keyframes are interpolated linearly; an ``outside`` keyframe hides
-the object until the next keyframe. Video frames themselves are not extracted (``img1/`` is left
-to ``thresher media frames``).
+the object until the next keyframe. The video's frames are decoded (PyAV, one at a time, so memory
+is bounded by a frame, not the video) into ``img1/000001.jpg ...`` as the MOTChallenge layout has
+them; ``seqLength`` and the image size in ``seqinfo.ini`` are those of the decoded frames. A video
+that is a URL rather than a stored blob gets no ``img1/``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from thresher.errors import DataError, ErrorDetail, MissingExtra
 from thresher.formats._media import MediaFormat, answer, interpolate_track, media_name, question_of, stem_of, unique
 from thresher.formats.base import ExportContext, ExportItem
 from thresher.formats.registry import register_format
@@ -34,7 +38,8 @@ class Mot(MediaFormat):
         tracks = answer(item, q.name)
         if tracks is None:
             return
-        yield {"name": stem_of(media_name(item)), "info": c.get("info", {}), "tracks": tracks}
+        uri = c.get("blob", {}).get("uri", "")
+        yield {"name": stem_of(media_name(item)), "info": c.get("info", {}), "tracks": tracks, "uri": uri}
 
     def write_files(self, target: Path, rows: Iterator[dict[str, Any]], ctx: ExportContext) -> None:
         q = question_of(ctx, "track")
@@ -59,6 +64,10 @@ class Mot(MediaFormat):
             gt = target / seq / "gt" / "gt.txt"
             gt.parent.mkdir(parents=True)
             gt.write_text("".join(line + "\n" for _, _, line in sorted(lines)))
+            width, height = info.get("width") or 0, info.get("height") or 0
+            if ctx.open_blob is not None and str(row.get("uri", "")).startswith("blob://"):
+                with ctx.open_blob(row["uri"]) as src:
+                    frame_count, width, height = _write_frames(src, target / seq / "img1", seq)
             fps = info.get("fps") or 25
             ini = [
                 "[Sequence]",
@@ -66,10 +75,33 @@ class Mot(MediaFormat):
                 "imDir=img1",
                 f"frameRate={round(fps) if float(fps).is_integer() else fps}",
                 f"seqLength={frame_count or (max((f for f, _, _ in lines), default=0))}",
-                f"imWidth={info.get('width') or 0}",
-                f"imHeight={info.get('height') or 0}",
+                f"imWidth={width}",
+                f"imHeight={height}",
                 "imExt=.jpg",
             ]
             (target / seq / "seqinfo.ini").write_text("\n".join(ini) + "\n")
         if labels:
             (target / "labels.txt").write_text("".join(f"{i} {name}\n" for i, name in enumerate(labels, 1)))
+
+
+def _write_frames(src: IO[bytes], folder: Path, seq: str) -> tuple[int, int, int]:
+    """Decode every frame of the video into ``folder/000001.jpg ...``; the frame count and size."""
+    try:
+        av: Any = importlib.import_module("av")  # untyped where it matters (frame.to_image)
+    except ImportError:
+        raise MissingExtra("av", "media") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    n, width, height = 0, 0, 0
+    try:
+        with av.open(src, mode="r") as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                n += 1
+                image = frame.to_image()  # one frame in memory at a time
+                width, height = image.size
+                image.save(folder / f"{n:06d}.jpg", quality=95)
+    except (av.error.FFmpegError, IndexError) as e:  # IndexError: the file has no video stream
+        detail = ErrorDetail("invalid_media", (seq, "img1", n + 1), f"cannot decode the video's frames: {e}")
+        raise DataError(f"{seq}: the video cannot be decoded into frames", [detail]) from None
+    return n, width, height

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thresher._version import __version__
+from thresher.curate.triage import TriageProcess, TriageThread
 from thresher.errors import TooLarge
 from thresher.server import errors, openapi, routers, webapp
 from thresher.server.errors import error_response
@@ -54,19 +55,39 @@ class BodyLimit:
 
 @asynccontextmanager
 async def _workers(app: FastAPI) -> AsyncIterator[None]:
-    """Background work lives as long as the app: export jobs and webhook deliveries, a thread each."""
+    """Background work lives as long as the app: export jobs and webhook deliveries (a thread each),
+    and triage of captured records (see ``_triage_worker``)."""
     store: Store = app.state.store
     settings: Settings = app.state.settings
     exports = ExportRunner.for_store(store, settings)
-    deliveries = DeliveryWorker(store, retry_seconds=settings.webhook_retry_seconds)
+    deliveries = DeliveryWorker(
+        store, retry_seconds=settings.webhook_retry_seconds, allow_private=settings.webhooks_allow_private
+    )
+    triage = _triage_worker(store, settings) if settings.triage_on_capture else None
     exports.start()
     deliveries.start()
+    if triage is not None:
+        triage.start()
     app.state.exports = exports
+    app.state.triage = triage
     try:
         yield
     finally:
+        app.state.triage = None
         exports.stop()
         deliveries.stop()
+        if triage is not None:
+            triage.stop()
+
+
+def _triage_worker(store: Store, settings: Settings) -> TriageProcess | TriageThread:
+    """Triage of captured records, in its own process unless the store is in this one's memory."""
+    url = store.engine.url
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if settings.triage_worker == "thread" or in_memory:
+        return TriageThread(store, settings.triage_idle_seconds)
+    blobs = store.blobs.fs.unstrip_protocol(store.blobs.root)
+    return TriageProcess(store, url.render_as_string(hide_password=False), blobs, settings.triage_idle_seconds)
 
 
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
@@ -82,6 +103,9 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.triage = None  # the captured-records triage worker, while the app's lifespan runs
+    store.capture.group_events = settings.capture_group_events
+    store.capture.group_seconds = settings.capture_group_seconds
     errors.install(app)
     openapi.install(app)
     api = APIRouter(prefix=API_PREFIX)

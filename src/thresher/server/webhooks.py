@@ -24,6 +24,10 @@ Any 2xx answer means delivered. Anything else (or no answer within 10 seconds) i
 after ``retry_seconds`` (setting ``THRESHER_WEBHOOK_RETRY_SECONDS``, default 2), doubling each
 time up to 10 minutes, with ±25% jitter; after 8 attempts the delivery is marked failed. One
 worker sends one delivery at a time, so a slow receiver delays the others by up to the timeout.
+
+Each attempt resolves the webhook's host again and refuses internal addresses (loopback, private,
+link-local, ...) unless ``THRESHER_WEBHOOKS_ALLOW_PRIVATE`` is set, then connects to the address it
+checked (``thresher.server.outbound``): a refused attempt is logged and retried like a failed one.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import httpx
 import orjson
 
 from thresher._version import __version__
+from thresher.server.outbound import RefusedAddress, check_url, pinned
 from thresher.store import Store
 from thresher.store.webhooks import Delivery, Webhook
 
@@ -114,8 +119,10 @@ class DeliveryWorker:
         max_attempts: int = MAX_ATTEMPTS,
         timeout: float = TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        allow_private: bool = False,
     ) -> None:
         self.store = store
+        self.allow_private = allow_private  # THRESHER_WEBHOOKS_ALLOW_PRIVATE: else internal addresses are refused
         self.retry_seconds = retry_seconds
         self.max_attempts = max_attempts
         # No redirects, no proxies from the environment (Settings is the one reader of it).
@@ -188,7 +195,10 @@ class DeliveryWorker:
         }
         status: int | None = None
         try:
-            with self._client.stream("POST", hook.url, content=body, headers=headers) as response:
+            # Checked again at each delivery: the name may resolve elsewhere than when it was saved.
+            url, host, extensions = pinned(check_url(hook.url, allow_private=self.allow_private))
+            headers.update(host)
+            with self._client.stream("POST", url, content=body, headers=headers, extensions=extensions) as response:
                 status = response.status_code
                 if 200 <= status < 300:
                     self.store.webhooks.mark_delivered(delivery.id, status)
@@ -197,6 +207,10 @@ class DeliveryWorker:
             error = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
         except httpx.HTTPError as e:
             error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        except RefusedAddress as e:
+            error = f"refused: {e}"
+        except OSError as e:  # the name did not resolve
+            error = f"cannot resolve the webhook's host: {e}"
         except Exception as e:  # a URL httpx refuses, and the like: a failed attempt, not a dead worker
             log.exception("webhook %s: delivery %s failed", hook.id, delivery.id)
             error = f"{type(e).__name__}: {e}"

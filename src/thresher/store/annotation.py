@@ -167,20 +167,28 @@ class Annotations:
                 self._recount(conn, _q.c.dataset_id == dataset_id, overlap)
         return rerouted
 
-    def sync(self, dataset_id: int, route: Route, batch: int = 5000, *, full: bool = False) -> int:
+    def sync(
+        self, dataset_id: int, route: Route, batch: int = 5000, *, full: bool = False, max_batches: int | None = None
+    ) -> int:
         """Route records added since the last sync into the queue (all of them after a routing
-        change); keyset batches, each its own transaction. Returns how many rows were written."""
+        change); keyset batches, each its own transaction, at most ``max_batches`` of them.
+        Returns how many rows were written."""
         # One sync per dataset at a time in this process: the others go on with what is routed.
         # A full re-route (the routing changed) waits for its turn and starts from the first record.
         lock = self._syncing.setdefault(dataset_id, threading.Lock())
         if not lock.acquire(blocking=full):
             return 0
         try:
-            return self._sync(dataset_id, route, batch, full)
+            return self._sync(dataset_id, route, batch, full, max_batches)
         finally:
             lock.release()
 
-    def _sync(self, dataset_id: int, route: Route, batch: int, full: bool) -> int:
+    def routing_behind(self, dataset_id: int) -> bool:
+        """Whether records were added since the last one routed (one cheap query)."""
+        state = self.state(dataset_id)
+        return state is not None and state[2] > state[1]
+
+    def _sync(self, dataset_id: int, route: Route, batch: int, full: bool, max_batches: int | None = None) -> int:
         w, r = t.annotation_workflows, t.records
         cols = (r.c.seq, r.c.id, r.c.kind, r.c.metadata, r.c.split, r.c.task_type, r.c.domains)
         written = 0
@@ -191,7 +199,9 @@ class Annotations:
             after = 0
         if last is None or after is None or after >= last:
             return 0
-        while True:
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            batches += 1
             with self.engine.connect() as conn:
                 rows = conn.execute(
                     select(*cols).where(r.c.dataset_id == dataset_id, r.c.seq > after).order_by(r.c.seq).limit(batch)
@@ -209,6 +219,7 @@ class Annotations:
                     update(w).where(w.c.dataset_id == dataset_id, w.c.synced_seq < after).values(synced_seq=after)
                 )
             written += len(rows)
+        return written
 
     def _upsert_queue(self, conn: Connection, dataset_id: int, values: list[dict[str, Any]]) -> None:
         base = {
@@ -248,6 +259,14 @@ class Annotations:
             row = conn.execute(_STATE, {"d": dataset_id}).first()
         return None if row is None else (orjson.loads(row[0]), int(row[1]), int(row[2] or 0))
 
+    def next_context(self, project: str, dataset: str, user: str) -> Any:
+        """What "next task" needs before it claims, in one query: the dataset row (as
+        ``dataset_row``), the user's skills and languages in the project (``m_skills``,
+        ``m_languages``; None without a membership), and the workflow state (``w_settings``,
+        ``w_synced``, ``last_seq``; None before the first save). None when there is no such dataset."""
+        with self.engine.connect() as conn:
+            return conn.execute(_NEXT_CONTEXT, {"p": project, "n": dataset, "u": user}).first()
+
     def profile(self, user: str, project_id: int) -> tuple[str, list[str], list[str]] | None:
         """(role, skills, languages) of a member, or None."""
         with self.engine.connect() as conn:
@@ -260,6 +279,33 @@ class Annotations:
         if row is None:
             raise NotFound(f"no record {record_id!r} in this dataset")
         return RecordRow(*row)
+
+    def work_context(self, assignment_id: str, project: str) -> tuple[Assignment, Any, RecordRow | None, Any]:
+        """An assignment, its dataset's row (None when not in ``project``), its record and the
+        workflow state (as ``state``), on one connection: what a submission needs to be checked."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_BY_ID, {"aid": assignment_id}).first()
+            if row is None:
+                raise NotFound(f"no assignment {assignment_id!r}")
+            a = Assignment.from_row(row)
+            ds = conn.execute(_DATASET_BY_ID, {"p": project, "d": a.dataset_id}).first()
+            rec = conn.execute(_RECORD, {"d": a.dataset_id, "rid": a.record_id}).first()
+            state = conn.execute(_STATE, {"d": a.dataset_id}).first()
+        return a, ds, RecordRow(*rec) if rec is not None else None, state
+
+    def assignment_for(self, record_id: str, user: str) -> Assignment | None:
+        """The user's assignment on a record (a record goes to a user at most once), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_a).where(_a.c.record_id == record_id, _a.c.user_name == user)).first()
+        return Assignment.from_row(row) if row is not None else None
+
+    def record_and_suggestions(self, dataset_id: int, record_id: str) -> tuple[RecordRow, list[Any]]:
+        """A task's record and its suggestions, on one connection."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_RECORD, {"d": dataset_id, "rid": record_id}).first()
+            if row is None:
+                raise NotFound(f"no record {record_id!r} in this dataset")
+            return RecordRow(*row), list(conn.execute(_SUGGESTIONS, {"rid": record_id}))
 
     def suggestion_rows(self, record_id: str) -> list[Any]:
         with self.engine.connect() as conn:
@@ -712,6 +758,32 @@ _SWEEP_EVERY = timedelta(seconds=1)
 _DATASET = select(t.datasets, t.projects.c.name.label("project_name")).join(t.projects)
 _DATASET_BY_ID = _DATASET.where(t.datasets.c.id == B("d"), t.projects.c.name == B("p"))
 _DATASET_BY_NAME = _DATASET.where(t.datasets.c.name == B("n"), t.projects.c.name == B("p"))
+_NEXT_CONTEXT = (
+    select(
+        t.datasets,
+        t.projects.c.name.label("project_name"),
+        _m.c.skills.label("m_skills"),
+        _m.c.languages.label("m_languages"),
+        _w.c.settings.label("w_settings"),
+        _w.c.synced_seq.label("w_synced"),
+        select(func.max(t.records.c.seq))
+        .where(t.records.c.dataset_id == t.datasets.c.id)
+        .scalar_subquery()
+        .label("last_seq"),
+    )
+    .select_from(
+        t.datasets.join(t.projects, t.projects.c.id == t.datasets.c.project_id)
+        .outerjoin(
+            _m,
+            and_(
+                _m.c.project_id == t.projects.c.id,
+                _m.c.user_id == select(t.users.c.id).where(t.users.c.name == B("u")).scalar_subquery(),
+            ),
+        )
+        .outerjoin(_w, _w.c.dataset_id == t.datasets.c.id)
+    )
+    .where(t.datasets.c.name == B("n"), t.projects.c.name == B("p"))
+)
 _BY_ID = select(_a).where(_a.c.id == B("aid"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
 _DUE = select(_a.c.id, _a.c.record_seq).where(

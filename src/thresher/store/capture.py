@@ -13,8 +13,9 @@ same transaction, so an event is never stored without its record (or the other w
   ``feedback`` question (KTO-ready) and ratings as one rating question per dimension;
 - ``agent_run``, or ``agent_step``s closed by ``agent_end``: an ``agent_run`` record.
 
-Group commit: concurrent requests queue up; one thread at a time (the leader) takes every
-request waiting and applies them in one transaction, then hands over. A commit costs the same
+Group commit: concurrent requests queue up; one thread at a time (the leader) takes the oldest
+requests waiting, up to a bound in events and in expected time, and applies them in one
+transaction, then hands over. A commit costs the same
 for one event as for a thousand, and SQLite has one writer anyway. If anything in a group
 fails, the group is rolled back and each request is retried alone, so one bad request fails
 only itself.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, exists, func, insert, select, update
 
 from thresher.errors import DataError, ErrorDetail
 from thresher.model import (
@@ -73,6 +75,23 @@ class CaptureCounts:
     record_ids: list[str] = field(default_factory=list)  # records this request's events made or moved on
 
 
+def captured_after_query(project_id: int, after: int, limit: int) -> Any:
+    """(seq, record_id) of a project's events after seq ``after``, in seq order."""
+    ce = t.capture_events
+    return (
+        select(ce.c.seq, ce.c.record_id)
+        # `+ 0`: not the project index (SQLite would then sort all the project's events for each
+        # batch) but a range of the primary key, which is already in seq order.
+        .where((ce.c.project_id + 0) == project_id, ce.c.seq > after)
+        .order_by(ce.c.seq)
+        .limit(limit)
+    )
+
+
+def _cursor_id(project_id: int) -> str:
+    return f"triage-{project_id}"
+
+
 def _user(user: str | None) -> str:
     return f"app:{user or 'anonymous'}"
 
@@ -91,8 +110,11 @@ class _Request:
         return self.counts is not None or self.error is not None
 
 
-# A leader takes waiting requests up to this many events, so one commit never grows unbounded.
-GROUP_EVENTS = 5000
+# A leader takes waiting requests up to this many events, and up to about GROUP_SECONDS of work
+# (by the recent CPU cost per event), so a request never waits behind a huge group: latency stays
+# near one group's time while the commit is still shared by everything that waited.
+GROUP_EVENTS = 1000
+GROUP_SECONDS = 0.05
 
 
 class Capture:
@@ -103,6 +125,9 @@ class Capture:
         self._cv = threading.Condition()
         self._pending: list[_Request] = []
         self._leading = False
+        self.group_events = GROUP_EVENTS
+        self.group_seconds = GROUP_SECONDS
+        self._per_event = 0.0003  # seconds of commit work per event, a moving average
 
     def event_counts(self, project_id: int) -> dict[str, int]:
         """Stored events by type (each client id once)."""
@@ -113,17 +138,66 @@ class Capture:
             ).all()
         return {str(r[0]): int(r[1]) for r in rows}
 
+    # -- the triage worker's side: what was captured after its cursor ------------------------
+
+    def projects_with_events(self) -> list[tuple[int, str]]:
+        """(id, name) of the projects that have capture events."""
+        ce, p = t.capture_events, t.projects
+        q = select(p.c.id, p.c.name).where(exists().where(ce.c.project_id == p.c.id)).order_by(p.c.id)
+        with self.store.engine.connect() as conn:
+            return [(int(r.id), str(r.name)) for r in conn.execute(q)]
+
+    def captured_after(self, project_id: int, after: int, limit: int) -> tuple[int, list[str]]:
+        """The records that events after seq ``after`` became (in event order, each once), and the
+        last event seq read (``after`` when none). Events whose record was superseded since (a
+        session that moved on) point nowhere: its successor is linked from a later event."""
+        q = captured_after_query(project_id, after, limit)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        ids = list(dict.fromkeys(str(r.record_id) for r in rows if r.record_id is not None))
+        return (int(rows[-1].seq) if rows else after), ids
+
+    def last_event_seq(self, project_id: int) -> int:
+        ce = t.capture_events
+        with self.store.engine.connect() as conn:
+            seq = conn.execute(select(func.max(ce.c.seq)).where(ce.c.project_id == project_id)).scalar()
+        return int(seq or 0)
+
+    def triage_cursor(self, project_id: int) -> int:
+        """The last capture event seq that triage has handled in this project (0: none yet). It is
+        kept as the progress of a ``triage`` row in ``jobs``, so it survives restarts."""
+        j = t.jobs
+        with self.store.engine.connect() as conn:
+            seq = conn.execute(select(j.c.progress).where(j.c.id == _cursor_id(project_id))).scalar()
+        return int(seq or 0)
+
+    def advance_triage_cursor(self, project_id: int, seq: int) -> None:
+        """Move the cursor forward to ``seq`` (never back: two workers may overlap for a moment)."""
+        j, now = t.jobs, datetime.now(UTC)
+        jid = _cursor_id(project_id)
+        with self.store.engine.begin() as conn:
+            moved = conn.execute(
+                update(j).where(j.c.id == jid, j.c.progress < seq).values(progress=seq, updated_at=now)
+            ).rowcount
+            if not moved and conn.execute(select(j.c.id).where(j.c.id == jid)).first() is None:
+                values = {"project_id": project_id, "kind": "triage", "status": "running", "params": "{}"}
+                conn.execute(insert(j).values(id=jid, progress=seq, created_at=now, updated_at=now, **values))
+
     def apply(self, project: str, events: Sequence[CaptureEvent]) -> CaptureCounts:
         """Store the events (each client id once) and their records; returns when committed."""
         request = _Request(project, list(events))
         with self._cv:
             self._pending.append(request)
-            while self._leading and not request.done:
-                self._cv.wait()
-            if not request.done:  # no leader: lead, committing everything that waits
+        while True:
+            with self._cv:
+                while self._leading and not request.done:
+                    self._cv.wait()
+                if request.done:
+                    break
+                # No leader: lead, committing the oldest requests that fit one group. Ours may be
+                # beyond the bound: then we go round again after handing over.
                 self._leading = True
                 group = self._take()
-        if not request.done:
             try:
                 self._commit_group(group)
             finally:
@@ -135,17 +209,30 @@ class Capture:
         assert request.counts is not None
         return request.counts
 
+    def group_limit(self) -> int:
+        """How many events the next group may take: the size bound, or fewer when that much work
+        would take longer than ``group_seconds`` at the recent cost per event."""
+        by_time = int(self.group_seconds / max(self._per_event, 1e-6))
+        return max(1, min(self.group_events, by_time))
+
     def _take(self) -> list[_Request]:
+        """Requests in arrival order while they fit the limit; always at least one."""
         group: list[_Request] = []
-        size = 0
-        while self._pending and (not group or size + len(self._pending[0].events) <= GROUP_EVENTS):
+        size, limit = 0, self.group_limit()
+        while self._pending and (not group or size + len(self._pending[0].events) <= limit):
             group.append(self._pending.pop(0))
             size += len(group[-1].events)
         return group
 
     def _commit_group(self, group: list[_Request]) -> None:
         try:
+            # The cost is this thread's CPU time: waits for the GIL or the disk (a busy machine)
+            # would shrink groups just when their shared commit saves the most.
+            start = time.thread_time()
             results = self._commit(group)
+            n = sum(len(r.events) for r in group)
+            if n:
+                self._per_event = 0.8 * self._per_event + 0.2 * (time.thread_time() - start) / n
         except Exception as e:
             if len(group) == 1:
                 group[0].error = e
@@ -358,37 +445,62 @@ class _Batch:
             return []
         ce = t.capture_events
         keys = sorted(new_turns)
-        rows = self.conn.execute(
-            select(ce.c.seq, ce.c.client_ts, ce.c.record_id, ce.c.key).where(
-                ce.c.project_id == self.project_id, ce.c.type == "turn", ce.c.key.in_(keys)
+        # Per session, what the stored turns add up to (counted in the database, not read row by
+        # row: a long session's history is not read again for every turn it grows by).
+        fresh_seqs = [seq for turns in new_turns.values() for seq in turns]
+        linked_seq = func.max(case((ce.c.record_id.is_not(None), ce.c.seq)))
+        stats = {
+            row.key: row
+            for row in self.conn.execute(
+                select(
+                    ce.c.key,
+                    func.count().label("n"),
+                    func.count(ce.c.client_ts).label("n_ts"),
+                    func.max(ce.c.client_ts).label("max_ts"),
+                    func.max(ce.c.seq).label("max_seq"),
+                    linked_seq.label("linked_seq"),
+                )
+                .where(
+                    ce.c.project_id == self.project_id,
+                    ce.c.type == "turn",
+                    ce.c.key.in_(keys),
+                    ce.c.seq.not_in(fresh_seqs),
+                )
+                .group_by(ce.c.key)
             )
-        ).all()
-        grouped: dict[str, list[Any]] = defaultdict(list)
-        for row in rows:
-            grouped[row.key].append(row)
-        orders = {sid: _ordered_keys(grouped[sid]) for sid in keys}
-        previous = {sid: next((rid for _, rid in reversed(order) if rid), None) for sid, order in orders.items()}
+        }
+        linked = [int(row.linked_seq) for row in stats.values() if row.linked_seq is not None]
+        rows = self.conn.execute(select(ce.c.seq, ce.c.record_id).where(ce.c.seq.in_(linked)))
+        record_of = {row.seq: row.record_id for row in rows}
+        previous = {sid: record_of.get(stats[sid].linked_seq) if sid in stats else None for sid in keys}
         held = self._messages_of({rid for rid in previous.values() if rid})
         superseded: list[str] = []
         unlink: list[int] = []
         for sid in keys:
-            order, fresh = orders[sid], new_turns[sid]
-            n_old = len(order) - len(fresh)
+            fresh = new_turns[sid]
+            order = sorted(fresh, key=lambda seq: (_ts(fresh[seq].timestamp), seq))
+            st = stats.get(sid)
             old_messages = held.get(previous[sid] or "")
             if (
-                n_old
+                st is not None
                 and old_messages is not None
-                and len(old_messages) == n_old
-                and all(seq in fresh for seq, _ in order[n_old:])
+                and len(old_messages) == st.n
+                # An old turn without a client time sorts after those with one, so its key is (inf, seq).
+                and (_ts(fresh[order[0]].timestamp), order[0])
+                > (float("inf") if st.n_ts < st.n else st.max_ts, st.max_seq)
             ):
+                # Every new turn comes after every stored one: append to the record the session had.
                 messages = old_messages + [
-                    fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq, _ in order[n_old:]
+                    fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq in order
                 ]
-                last = fresh[order[-1][0]].model_dump(mode="json", exclude_none=True)
-            else:
+                last = fresh[order[-1]].model_dump(mode="json", exclude_none=True)
+                last_seq = order[-1]
+                was_linked = [int(st.linked_seq)] if st.linked_seq is not None else []
+            else:  # a first turn, or a retry that arrived late: rebuild from all the turns
                 turns = self._rows("turn", sid)
                 messages = [p["message"] for _, p, _ in turns]
-                last = turns[-1][1]
+                last, last_seq = turns[-1][1], turns[-1][0]
+                was_linked = [seq for seq, _, linked_rid in turns if linked_rid is not None]
             rid = self._add(
                 {"kind": "conversation", "messages": messages},
                 last["id"],
@@ -401,8 +513,8 @@ class _Batch:
                 continue
             # Only the session's last turn points at its record: an update touches one row, not
             # all the turns, and the previous record is free to go once no event points at it.
-            unlink += [seq for seq, linked in order if linked is not None]
-            self._link(order[-1][0], rid)
+            unlink += was_linked
+            self._link(last_seq, rid)
             if previous[sid] and previous[sid] != rid:
                 superseded.append(str(previous[sid]))
         if unlink:
@@ -536,6 +648,10 @@ class _Batch:
         self._agent_run(seq, run)
 
 
+def _ts(ts: float | None) -> float:
+    return ts if ts is not None else float("inf")  # no client time: after those that have one
+
+
 def _client_order(row: Any) -> tuple[float, int]:
     # Client timestamps order events that retries may have delivered out of order.
     return (row.client_ts if row.client_ts is not None else float("inf"), row.seq)
@@ -543,10 +659,6 @@ def _client_order(row: Any) -> tuple[float, int]:
 
 def _ordered(rows: Sequence[Any]) -> list[tuple[int, dict[str, Any], str | None]]:
     return [(r.seq, orjson.loads(r.payload), r.record_id) for r in sorted(rows, key=_client_order)]
-
-
-def _ordered_keys(rows: Sequence[Any]) -> list[tuple[int, str | None]]:
-    return [(int(r.seq), r.record_id) for r in sorted(rows, key=_client_order)]
 
 
 def _dump(task: str | list[Message]) -> Any:

@@ -40,13 +40,17 @@ def capture(
         emit(store, ctx.project.id, "records.added", {"source": "capture", "events": counts.accepted})
     settings: Settings = request.app.state.settings
     if counts.record_ids and settings.triage_on_capture:
-        background.add_task(_triage, store, ctx.project.name, counts.record_ids)
+        worker = request.app.state.triage
+        if worker is not None:
+            worker.wake()  # the worker follows the capture ledger; this only says "now"
+        else:  # the app runs without its lifespan (no worker): triage after the response, as before
+            background.add_task(_triage, store, ctx.project.name, counts.record_ids)
     return CaptureResult(accepted=counts.accepted, duplicates=counts.duplicates)
 
 
 def _triage(store: Store, project: str, record_ids: list[str]) -> None:
     """After the response: triage never delays or fails a capture. Rules act once per record and
-    action, so `thresher curate triage` over the dataset catches up on anything a crash skipped."""
+    action, so the worker (or `thresher curate triage`) catches up on anything a crash skipped."""
     from thresher.curate.triage import apply_rules_to_records
 
     try:

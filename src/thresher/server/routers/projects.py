@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from thresher.errors import ConfigError
 from thresher.model import Project
 from thresher.model.project import NAME_PATTERN
 from thresher.server.deps import AdminDep, PrincipalDep, ProjectAccess, StoreDep, need
 from thresher.server.errors import ERROR_RESPONSES
+from thresher.server.jobs import EXPORT, ExportRunner, exports_root, remove_folder
 from thresher.server.permissions import Action, allowed
 from thresher.server.schemas import Timestamp
+from thresher.settings import Settings
 
 router = APIRouter(prefix="/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -78,5 +81,21 @@ def update_project(
     summary="Delete a project with all its datasets, members and keys",
     openapi_extra={"x-thresher-action": "manage"},
 )
-def delete_project(store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.MANAGE)]) -> None:
+def delete_project(request: Request, store: StoreDep, ctx: Annotated[ProjectAccess, need(Action.MANAGE)]) -> None:
+    """Export files live beside the database, one folder per job: removed here, since the rows that
+    name them go with the project (a running export is cancelled first and stops at its next batch)."""
+    assert ctx.project.id is not None
+    runner: ExportRunner | None = getattr(request.app.state, "exports", None)
+    root = runner.root if runner is not None else None
+    if root is None:
+        settings: Settings = request.app.state.settings
+        try:
+            root = exports_root(store, settings)
+        except ConfigError:
+            root = None  # no local export folder: nothing was ever written
+    while jobs := store.jobs.list_jobs(ctx.project.id, kind=EXPORT, limit=500):
+        for job in jobs:
+            store.jobs.cancel(job.id)
+            remove_folder(root, job.id)
+            store.jobs.delete(job.id)
     store.delete_project(ctx.project)

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from thresher import annotate
-from thresher.annotate.queue import dataset_by_id, dataset_named
+from thresher.annotate.queue import (
+    dataset_by_id,
+    dataset_named,
+    next_context,
+    next_task_in,
+    sync_soon,
+    work_context,
+)
 from thresher.annotate.workflow import fitting
 from thresher.errors import NotFound
 from thresher.model import Question
@@ -159,7 +166,7 @@ def queue_overview(store: StoreDep, ctx: Access) -> list[QueueRow]:
     for ds in store.list_datasets(ctx.project.name):
         if not ds.questions:
             continue
-        annotate.sync(store, ds)
+        sync_soon(store, ds)  # a batch now, the rest in the background
         assert ds.id is not None
         available, active, done, review = store.annotation.summary(ds.id, me.user, fits)
         out.append(
@@ -182,9 +189,9 @@ def queue_overview(store: StoreDep, ctx: Access) -> list[QueueRow]:
     openapi_extra=ACTION,
 )
 def next_task(dataset: DatasetName, store: StoreDep, ctx: Access) -> Any:
-    ds = dataset_named(store, ctx.project.name, dataset)
-    me = profile_of(store, ctx, ctx.principal.name)
-    task = annotate.next_task(store, ds, me.user, me.skills, me.languages)
+    # One query for the dataset, the caller's profile and the workflow state: this is the hot path.
+    c = next_context(store, ctx.project.name, dataset, ctx.principal.name)
+    task = next_task_in(store, c.dataset, ctx.principal.name, c.skills, c.languages, c.state)
     if task is None:
         return Response(status_code=204)
     return task_public(store, task)
@@ -219,8 +226,11 @@ def save_draft(assignment_id: AssignmentId, body: AnswersBody, store: StoreDep, 
     openapi_extra=ACTION,
 )
 def submit(assignment_id: AssignmentId, body: AnswersBody, store: StoreDep, ctx: Access) -> SubmittedPublic:
-    _, ds = _mine(store, ctx, assignment_id)
-    saved = annotate.submit(store, ds, assignment_id, ctx.principal.name, body.answers)
+    c = work_context(store, ctx.project.name, assignment_id)  # one connection for all it reads
+    if c.assignment.user != ctx.principal.name and not allowed(ctx.role, Action.REVIEW):
+        raise NotFound(f"no assignment {assignment_id!r}")
+    ds = c.dataset
+    saved = annotate.submit(store, ds, assignment_id, ctx.principal.name, body.answers, context=c)
     assert ctx.project.id is not None
     payload = {"project": ds.project, "dataset": ds.name, "record_id": saved.record_id, "user": saved.user}
     emit(store, ctx.project.id, "response.submitted", payload)

@@ -3,7 +3,9 @@
 The signing secret is returned once, when the webhook is created (give your own or let the
 server make one); receivers check ``X-Thresher-Signature`` with
 ``thresher.server.webhooks.verify_signature``. Delivery, signing and retries are described in
-``thresher.server.webhooks``.
+``thresher.server.webhooks``. A URL that is or resolves to an internal address (loopback, private,
+link-local / cloud metadata) is refused with 422 unless ``THRESHER_WEBHOOKS_ALLOW_PRIVATE`` is set
+(``thresher.server.outbound``); deliveries check again.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from thresher.errors import NotFound
+from thresher.errors import DataError, ErrorDetail, NotFound
 from thresher.server.deps import ProjectAccess, StoreDep, need
 from thresher.server.errors import ERROR_RESPONSES
 from thresher.server.events import EventType
+from thresher.server.outbound import RefusedAddress, check_url
 from thresher.server.permissions import Action
 from thresher.server.webhooks import new_secret
+from thresher.settings import Settings
 from thresher.store.webhooks import Delivery, DeliveryStatus, Webhook
 
 router = APIRouter(prefix="/projects/{project}/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
@@ -93,6 +97,18 @@ def _delivery(d: Delivery) -> DeliveryPublic:
     )
 
 
+def _safe_url(request: Request, url: HttpUrl) -> str:
+    """``url`` as text, refused (422) when it leads to an internal address. A name that does not
+    resolve now is let through: each delivery checks it again."""
+    settings: Settings = request.app.state.settings
+    try:
+        check_url(str(url), allow_private=settings.webhooks_allow_private, must_resolve=False)
+    except RefusedAddress as e:
+        detail = ErrorDetail("internal_address", ("body", "url"), f"{e}", str(url))
+        raise DataError("the webhook URL points at an internal address", [detail]) from None
+    return str(url)
+
+
 def _hook(store: StoreDep, ctx: ProjectAccess, webhook_id: str) -> Webhook:
     assert ctx.project.id is not None
     try:
@@ -102,11 +118,12 @@ def _hook(store: StoreDep, ctx: ProjectAccess, webhook_id: str) -> Webhook:
 
 
 @router.post("", status_code=201, response_model=WebhookCreated, summary="Add a webhook", openapi_extra=ACTION)
-def create_webhook(body: WebhookCreate, store: StoreDep, ctx: Access) -> WebhookCreated:
+def create_webhook(body: WebhookCreate, request: Request, store: StoreDep, ctx: Access) -> WebhookCreated:
     assert ctx.project.id is not None
+    url = _safe_url(request, body.url)
     secret = body.secret or new_secret()
     events = list(dict.fromkeys(body.events))
-    hook = store.webhooks.create(ctx.project.id, str(body.url), events, secret, active=body.active)
+    hook = store.webhooks.create(ctx.project.id, url, events, secret, active=body.active)
     return WebhookCreated(**_public(hook).model_dump(), secret=hook.secret)
 
 
@@ -124,11 +141,13 @@ def get_webhook(webhook_id: WebhookId, store: StoreDep, ctx: Access) -> WebhookP
 @router.patch(
     "/{webhook_id}", response_model=WebhookPublic, summary="Change a webhook (or pause it)", openapi_extra=ACTION
 )
-def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, store: StoreDep, ctx: Access) -> WebhookPublic:
+def update_webhook(
+    webhook_id: WebhookId, body: WebhookUpdate, request: Request, store: StoreDep, ctx: Access
+) -> WebhookPublic:
     hook = _hook(store, ctx, webhook_id)
     hook = store.webhooks.update(
         hook.id,
-        url=str(body.url) if body.url is not None else None,
+        url=_safe_url(request, body.url) if body.url is not None else None,
         events=list(dict.fromkeys(body.events)) if body.events is not None else None,
         secret=body.secret,
         active=body.active,
