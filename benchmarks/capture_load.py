@@ -131,7 +131,7 @@ def events_for(client: Client, n: int, rng: random.Random, worker: int, rate: fl
             )
 
 
-def run(backend: str, total: int, db: str | None, rate: float | None = None) -> dict[str, Any]:
+def run(backend: str, total: int, db: str | None, rate: float | None = None, kills: int = 2) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix=f"capture-load-{backend}-"))
     write_home(home, "load", db)
     store = Store.open(home, url=db)
@@ -151,7 +151,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None) -> 
     done = threading.Event()
 
     def chaos() -> None:
-        for fraction in (0.33, 0.66):
+        for fraction in (0.33, 0.66)[:kills]:
             while not done.is_set() and sum(c.sent for c in clients) < fraction * total:
                 time.sleep(0.05)
             if done.is_set():
@@ -247,16 +247,17 @@ def main() -> int:
     parser.add_argument("--only", default="sqlite,postgres")
     parser.add_argument("--rate", type=float, default=GOAL_RATE, help="offered load of the latency run, events/s")
     parser.add_argument("--runs", default="saturation,paced", help="which runs: saturation, paced or both")
+    parser.add_argument("--kills", type=int, default=2, choices=(0, 1, 2), help="server crashes during a run")
     args = parser.parse_args()
     phases = set(args.only.split(","))
     rates = [None if r == "saturation" else args.rate for r in args.runs.split(",")]
     results = []
     for offered in rates:
         if "sqlite" in phases:
-            results.append(run("sqlite", args.events, None, offered))
+            results.append(run("sqlite", args.events, None, offered, args.kills))
         if "postgres" in phases:
             with postgres() as url:
-                results.append(run("postgres", args.events, url, offered))
+                results.append(run("postgres", args.events, url, offered, args.kills))
     return 0 if all(r["ok"] for r in results) else 1
 
 
