@@ -220,3 +220,22 @@ def test_review_agreement_progress_and_consensus(api: Api) -> None:
         "n": 2,
     }
     assert owner.get(f"{D}/records/nope/consensus").status_code == 404
+
+
+def test_a_response_sent_straight_to_a_record_keeps_the_queues_rules(api: Api) -> None:
+    """`PUT .../responses/me` on a dataset with a workflow: only the task's holder may answer, and
+    a submission counts against the overlap like one from the queue."""
+    _seed(api, n=1, overlap=1)
+    ann, other = api.member("lab", "annotator", "ann"), api.member("lab", "annotator", "bea")
+    rid = api.store.page_records(api.store.get_dataset("lab", "work"), limit=1)[0].id
+    url = f"{D}/records/{rid}/responses/me"
+    refused = ann.put(url, json={"answers": ANSWER})
+    assert refused.status_code == 409 and "take it from the queue" in refused.json()["error"]["message"]
+    assert ann.post(f"{D}/queue/next").json()["assignment"]["record_id"] == rid
+    assert ann.put(url, json={"answers": {"quality": 2}, "status": "draft"}).status_code == 200
+    done = ann.put(url, json={"answers": ANSWER})
+    assert done.status_code == 200 and done.json()["status"] == "submitted"
+    assert ann.put(url, json={"answers": {**ANSWER, "quality": 5}}).json()["answers"]["quality"] == 5  # amends
+    # The overlap (1) is reached: the other annotator can neither take it nor answer it directly.
+    assert other.post(f"{D}/queue/next").status_code in (200, 204)
+    assert other.put(url, json={"answers": ANSWER}).status_code == 409

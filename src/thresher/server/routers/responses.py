@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from thresher.annotate.queue import respond
 from thresher.model import Response
 from thresher.model.responses import ResponseStatus
 from thresher.server.deps import ProjectAccess, StoreDep, dataset_of, need
@@ -62,7 +63,8 @@ def list_responses(
 @router.put(
     "/me",
     response_model=ResponsePublic,
-    summary="Submit or amend the caller's response (checked against the dataset's questions)",
+    summary="Submit or amend the caller's response (checked against the dataset's questions; under "
+    "the queue's rules when the dataset has a workflow: the caller must hold the record's task)",
     openapi_extra={"x-thresher-action": "annotate"},
 )
 def save_my_response(
@@ -74,7 +76,8 @@ def save_my_response(
 ) -> ResponsePublic:
     ds = dataset_of(store, ctx, dataset)
     row = store.get_dataset_record(ds, record_id)
-    saved = store.save_response(
+    # A dataset with a workflow answers through its queue (leases, overlap, review); else as sent.
+    saved = respond(store, ds, row.id, ctx.principal.name, body.answers, body.status) or store.save_response(
         Response(record_id=row.id, user=ctx.principal.name, answers=body.answers, status=body.status)
     )
     if saved.status == "submitted":
