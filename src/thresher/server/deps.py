@@ -24,7 +24,8 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
+    # async: it does no I/O, and a sync dependency costs every request a threadpool round trip.
     store: Store = request.app.state.store
     return store
 

@@ -40,7 +40,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _postgres_on_connect)
         event.listen(engine, "handle_error", _postgres_on_error)
         return engine
-    engine = create_engine(url)
+    # A pool as large as the server's threadpool can use: under load, the default (5 + 10 overflow)
+    # kept opening and closing overflow connections, each paying its PRAGMAs again.
+    in_memory = make_url(url).database in (None, "", ":memory:")
+    engine = create_engine(url) if in_memory else create_engine(url, pool_size=20, max_overflow=20)
     event.listen(engine, "connect", _sqlite_on_connect)
     return engine
 
