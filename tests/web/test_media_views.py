@@ -227,7 +227,8 @@ def test_segment_a_video_by_keyboard(page: Page, media: dict[str, Any]) -> None:
     # Space plays, and the clock moves; space pauses.
     before = float(task.get_attribute("data-time") or 0)
     press(" ")
-    page.wait_for_function(f"el => Number(el.dataset.time) !== {before}", arg=task.element_handle(), timeout=5000)
+    # A loaded machine can take seconds to start playback in headless Chromium.
+    page.wait_for_function(f"el => Number(el.dataset.time) !== {before}", arg=task.element_handle(), timeout=20_000)
     press(" ")
     shot(page, "task-media-timeline")
     _submit(page)
