@@ -11,6 +11,8 @@ same transaction, so an event is never stored without its record (or the other w
   response to the ``preferred`` question;
 - ``feedback``: the conversation up to the rated assistant turn, with thumbs as the
   ``feedback`` question (KTO-ready) and ratings as one rating question per dimension;
+  sliced from the session's current record and the batch's new turns (already valid), so its
+  cost does not grow with the session by re-reading and re-validating every turn;
 - ``agent_run``, or ``agent_step``s closed by ``agent_end``: an ``agent_run`` record.
 
 Group commit: concurrent requests queue up; one thread at a time (the leader) takes the oldest
@@ -55,6 +57,8 @@ from thresher.model import (
     Step,
     TurnEvent,
 )
+from thresher.model.content import ComparisonContent, ConversationContent
+from thresher.model.record import hash_dump
 from thresher.store import tables as t
 from thresher.store.writer import RecordWriter
 
@@ -323,7 +327,16 @@ class _Batch:
         # turns and feedback read in one query. Sessions that only grew get their new turns
         # appended to the record they had (see `_sessions`), without reading their history.
         keys = {e.session_id for _, e in new if isinstance(e, FeedbackEvent | PreferenceEvent) and e.session_id}
-        self._by_session = self._rows_for(sorted(keys))
+        fresh_turns: dict[str, dict[int, TurnEvent]] = defaultdict(dict)
+        for seq, e in new:
+            if isinstance(e, TurnEvent) and e.session_id in keys:
+                fresh_turns[e.session_id][seq] = e
+        # Their conversation is the session's current record plus this batch's new turns (no turn
+        # payload read, parsed or validated again); a session where that does not hold (a late
+        # retry, a turn that made no record) falls back to reading all its turns.
+        need_ids = {e.session_id for _, e in new if isinstance(e, FeedbackEvent) and e.turn_id}
+        self._history = self._histories(sorted(keys), fresh_turns, need_ids)
+        self._by_session = self._rows_for(sorted(keys - set(self._history)))
         self._done: set[int] = set()
         for seq, e in new:
             if isinstance(e, TurnEvent):
@@ -435,6 +448,34 @@ class _Batch:
             return None
         return self.w.add(record, responses)
 
+    def _add_valid(
+        self,
+        content: dict[str, Any],
+        client_id: str,
+        metadata: dict[str, Any],
+        responses: Sequence[Response] = (),
+        **meta: Any,
+    ) -> str | None:
+        """``_add`` for content built from messages that are valid already (dumped from validated
+        models): only the rules across messages are checked again, not every message, so a
+        feedback on turn 100 costs a slice and a hash, not 100 validations. Same record, same hash."""
+        messages = content["messages"] if content["kind"] == "conversation" else content["prompt"]
+        problem = _conversation_problem(messages) if messages or content["kind"] == "conversation" else None
+        if problem:
+            log.debug("capture event %s: no record yet: %s", client_id, problem)
+            return None
+        # The writer reads only the kind, the dump and the hash of this record, which goes no further.
+        # A copy of a template: model_construct inspects default factories on every call.
+        record = _SHELLS[content["kind"]].model_copy(
+            update={
+                "metadata": {**metadata, **{k: v for k, v in meta.items() if v is not None}},
+                "source": Source(endpoint="capture", client_id=client_id, model=meta.get("model")),
+            }
+        )
+        record._dump = content
+        record.content_hash = hash_dump(content)
+        return self.w.add(record, responses)
+
     def _sessions(self, new_turns: dict[str, dict[int, TurnEvent]]) -> list[str]:
         """Store each session's conversation as it is now; the ids of the versions superseded.
 
@@ -445,9 +486,59 @@ class _Batch:
             return []
         ce = t.capture_events
         keys = sorted(new_turns)
-        # Per session, what the stored turns add up to (counted in the database, not read row by
-        # row: a long session's history is not read again for every turn it grows by).
         fresh_seqs = [seq for turns in new_turns.values() for seq in turns]
+        stats, previous, held = self._turn_stats(keys, fresh_seqs)
+        superseded: list[str] = []
+        unlink: list[int] = []
+        for sid in keys:
+            fresh = new_turns[sid]
+            order = sorted(fresh, key=lambda seq: (_ts(fresh[seq].timestamp), seq))
+            st = stats.get(sid)
+            old_messages = held.get(previous[sid] or "")
+            if st is not None and old_messages is not None and _appends(st, old_messages, fresh, order):
+                # Every new turn comes after every stored one: append to the record the session had.
+                messages = old_messages + [
+                    fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq in order
+                ]
+                last = fresh[order[-1]].model_dump(mode="json", exclude_none=True)
+                last_seq = order[-1]
+                was_linked = [int(st.linked_seq)] if st.linked_seq is not None else []
+                add = self._add_valid  # the old messages were valid, the new ones were validated on arrival
+            else:  # a first turn, or a retry that arrived late: rebuild from all the turns
+                turns = self._rows("turn", sid)
+                messages = [p["message"] for _, p, _ in turns]
+                last, last_seq = turns[-1][1], turns[-1][0]
+                was_linked = [seq for seq, _, linked_rid in turns if linked_rid is not None]
+                add = self._add
+            rid = add(
+                {"kind": "conversation", "messages": messages},
+                last["id"],
+                last.get("metadata", {}),
+                session_id=sid,
+                model=last.get("model"),
+                params=last.get("params"),
+            )
+            if rid is None:
+                continue
+            # Only the session's last turn points at its record: an update touches one row, not
+            # all the turns, and the previous record is free to go once no event points at it.
+            unlink += was_linked
+            self._link(last_seq, rid)
+            if previous[sid] and previous[sid] != rid:
+                superseded.append(str(previous[sid]))
+        if unlink:
+            self.conn.execute(update(ce).where(ce.c.seq.in_(unlink)).values(record_id=None))
+        self._pending_feedback(keys)
+        return superseded
+
+    def _turn_stats(
+        self, keys: list[str], fresh_seqs: list[int]
+    ) -> tuple[dict[str, Any], dict[str, str | None], dict[str, list[dict[str, Any]]]]:
+        """Per session: what its stored turns (those not in ``fresh_seqs``) add up to, the record
+        it has now, and that record's messages. A fixed number of queries for all sessions."""
+        ce = t.capture_events
+        # Counted in the database, not read row by row: a long session's history is not read
+        # again for every turn it grows by.
         linked_seq = func.max(case((ce.c.record_id.is_not(None), ce.c.seq)))
         stats = {
             row.key: row
@@ -474,53 +565,44 @@ class _Batch:
         record_of = {row.seq: row.record_id for row in rows}
         previous = {sid: record_of.get(stats[sid].linked_seq) if sid in stats else None for sid in keys}
         held = self._messages_of({rid for rid in previous.values() if rid})
-        superseded: list[str] = []
-        unlink: list[int] = []
+        return stats, previous, held
+
+    def _histories(
+        self, keys: list[str], fresh_turns: dict[str, dict[int, TurnEvent]], need_ids: set[str]
+    ) -> dict[str, tuple[list[dict[str, Any]], list[str] | None]]:
+        """(messages, turn ids or None) of the sessions whose conversation is their current record
+        followed by this batch's new turns; the others are left out (read from their turns)."""
+        if not keys:
+            return {}
+        fresh_seqs = [seq for turns in fresh_turns.values() for seq in turns]
+        stats, previous, held = self._turn_stats(keys, fresh_seqs)
+        ids_of: dict[str, list[str]] = defaultdict(list)
+        if need_ids:  # feedback naming its turn: the stored turns' ids (short columns, no payload)
+            ce = t.capture_events
+            query = select(ce.c.seq, ce.c.client_id, ce.c.client_ts, ce.c.key).where(
+                ce.c.project_id == self.project_id,
+                ce.c.type == "turn",
+                ce.c.key.in_(sorted(need_ids)),
+                ce.c.seq.not_in(fresh_seqs),
+            )
+            for row in sorted(self.conn.execute(query).all(), key=_client_order):
+                ids_of[row.key].append(str(row.client_id))
+        out: dict[str, tuple[list[dict[str, Any]], list[str] | None]] = {}
         for sid in keys:
-            fresh = new_turns[sid]
+            fresh = fresh_turns.get(sid, {})
             order = sorted(fresh, key=lambda seq: (_ts(fresh[seq].timestamp), seq))
             st = stats.get(sid)
-            old_messages = held.get(previous[sid] or "")
-            if (
-                st is not None
-                and old_messages is not None
-                and len(old_messages) == st.n
-                # An old turn without a client time sorts after those with one, so its key is (inf, seq).
-                and (_ts(fresh[order[0]].timestamp), order[0])
-                > (float("inf") if st.n_ts < st.n else st.max_ts, st.max_seq)
-            ):
-                # Every new turn comes after every stored one: append to the record the session had.
-                messages = old_messages + [
-                    fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq in order
-                ]
-                last = fresh[order[-1]].model_dump(mode="json", exclude_none=True)
-                last_seq = order[-1]
-                was_linked = [int(st.linked_seq)] if st.linked_seq is not None else []
-            else:  # a first turn, or a retry that arrived late: rebuild from all the turns
-                turns = self._rows("turn", sid)
-                messages = [p["message"] for _, p, _ in turns]
-                last, last_seq = turns[-1][1], turns[-1][0]
-                was_linked = [seq for seq, _, linked_rid in turns if linked_rid is not None]
-            rid = self._add(
-                {"kind": "conversation", "messages": messages},
-                last["id"],
-                last.get("metadata", {}),
-                session_id=sid,
-                model=last.get("model"),
-                params=last.get("params"),
-            )
-            if rid is None:
-                continue
-            # Only the session's last turn points at its record: an update touches one row, not
-            # all the turns, and the previous record is free to go once no event points at it.
-            unlink += was_linked
-            self._link(last_seq, rid)
-            if previous[sid] and previous[sid] != rid:
-                superseded.append(str(previous[sid]))
-        if unlink:
-            self.conn.execute(update(ce).where(ce.c.seq.in_(unlink)).values(record_id=None))
-        self._pending_feedback(keys)
-        return superseded
+            if st is None:
+                old_messages: list[dict[str, Any]] = []
+            else:
+                held_messages = held.get(previous[sid] or "")
+                if held_messages is None or not _appends(st, held_messages, fresh, order):
+                    continue
+                old_messages = held_messages
+            messages = old_messages + [fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq in order]
+            ids = ids_of[sid] + [fresh[seq].id for seq in order] if sid in need_ids else None
+            out[sid] = (messages, ids)
+        return out
 
     def _messages_of(self, record_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
         """The messages of these (conversation) records, by id."""
@@ -567,6 +649,23 @@ class _Batch:
                 f"event {e.id}: chosen {e.chosen!r} is not one of the candidates",
                 [ErrorDetail("unknown_candidate", ("chosen",), "expected a candidate id", e.chosen)],
             )
+        if e.prompt is None and e.session_id in self._history:
+            # The session's messages are valid already: validate the candidates alone.
+            try:
+                candidates = [c.model_dump(mode="json", exclude_none=True) for c in e.candidates]
+                content = ComparisonContent.model_validate(
+                    {"kind": "comparison", "prompt": [], "candidates": candidates}
+                ).model_dump(mode="json", exclude_none=True)
+            except ValidationError as err:
+                log.debug("capture event %s: no record: %s", e.id, err.errors()[0]["msg"])
+                return
+            content["prompt"] = self._history[e.session_id][0]
+            answer = {"preferred": {"choice": e.chosen, "rationale": e.reason}}
+            responses = [Response(user=_user(e.user), answers=answer)]
+            rid = self._add_valid(content, e.id, e.metadata, responses, session_id=e.session_id)
+            if rid:
+                self._link(seq, rid)
+            return
         if e.prompt is not None:
             prompt = [m.model_dump(mode="json", exclude_none=True) for m in e.prompt]
         else:
@@ -586,6 +685,10 @@ class _Batch:
         self, seq: int, e: FeedbackEvent, turns: list[tuple[int, dict[str, Any], str | None]] | None = None
     ) -> None:
         self._done.add(seq)
+        history = self._history.get(e.session_id) if turns is None else None
+        if history is not None and (e.turn_id is None or history[1] is not None):
+            self._feedback_on(seq, e, *history)
+            return
         turns = self._rows("turn", e.session_id) if turns is None else turns
         target = None
         for i, (_, p, _) in enumerate(turns):
@@ -601,6 +704,31 @@ class _Batch:
             return
         rid = self._add(
             {"kind": "conversation", "messages": [p["message"] for _, p, _ in turns[: target + 1]]},
+            e.id,
+            e.metadata,
+            [Response(user=_user(e.user), answers=answers)],
+            session_id=e.session_id,
+        )
+        if rid:
+            self._link(seq, rid)
+
+    def _feedback_on(self, seq: int, e: FeedbackEvent, messages: list[dict[str, Any]], ids: list[str] | None) -> None:
+        """Feedback on a session whose messages (valid already) and turn ids are at hand."""
+        target = None
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i]["role"] == "assistant" and (e.turn_id is None or (ids is not None and ids[i] == e.turn_id)):
+                target = i
+                break
+        if target is None:
+            log.debug("feedback %s: session %s has no such assistant turn yet", e.id, e.session_id)
+            return
+        answers: dict[str, Any] = dict(e.ratings)
+        if e.thumbs:
+            answers["feedback"] = {"choice": e.thumbs, "rationale": e.comment}
+        if not answers:
+            return
+        rid = self._add_valid(
+            {"kind": "conversation", "messages": messages[: target + 1]},
             e.id,
             e.metadata,
             [Response(user=_user(e.user), answers=answers)],
@@ -646,6 +774,38 @@ class _Batch:
             metadata=e.metadata,
         )
         self._agent_run(seq, run)
+
+
+# Records whose content is set as a dump (``_add_valid``): only their kind is read from ``content``.
+_SHELLS = {
+    "conversation": Record.model_construct(content=ConversationContent.model_construct(messages=[])),
+    "comparison": Record.model_construct(content=ComparisonContent.model_construct(prompt=[], candidates=[])),
+}
+
+
+def _appends(st: Any, old_messages: list[dict[str, Any]], fresh: dict[int, TurnEvent], order: list[int]) -> bool:
+    """Whether a session's record holds all its stored turns (``st``) and its new turns, in
+    ``order``, all come after them, so that record's messages plus the new ones are the session."""
+    if len(old_messages) != st.n:
+        return False
+    if not order:
+        return True
+    # An old turn without a client time sorts after those with one, so its key is (inf, seq).
+    last_stored = (float("inf") if st.n_ts < st.n else st.max_ts, st.max_seq)
+    return bool((_ts(fresh[order[0]].timestamp), order[0]) > last_stored)
+
+
+def _conversation_problem(messages: list[dict[str, Any]]) -> str | None:
+    """``check_conversation`` on dumped (already valid) messages: what is wrong, or None."""
+    if not messages:
+        return "a conversation needs at least one message"
+    calls = [c for m in messages for c in (m.get("tool_calls") or [])]
+    call_ids = {c.get("id") for c in calls if c.get("id")}
+    ids_known = all(c.get("id") for c in calls)
+    for i, m in enumerate(messages):
+        if m["role"] == "tool" and m.get("tool_call_id") and ids_known and m["tool_call_id"] not in call_ids:
+            return f"message {i}: tool_call_id {m['tool_call_id']!r} answers no tool call"
+    return None
 
 
 def _ts(ts: float | None) -> float:
