@@ -31,20 +31,20 @@ import asyncio
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _model_server import model_server, server_stats, with_lag_probe
 
 from thresher.evals import RunOptions, Suite, arun_eval
 from thresher.evals.adapters.base import Generation, ModelAdapter
@@ -53,66 +53,6 @@ from thresher.model import EvalItemContent, GradingRule, Message, Record
 from thresher.store import Store
 
 GOALS = {"ratio_to_ideal": 0.8, "cpu_ms_per_item": 1.5}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def model_server(latency_ms: float, answers: Path) -> Iterator[str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "thresher.evals.fake_server", "--port", str(port), "--latency-ms", str(latency_ms)]
-    cmd += ["--answers", str(answers), "--model", "bench=0.7"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/stats", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the model server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def server_stats(url: str) -> dict[str, Any]:
-    stats: dict[str, Any] = json.loads(urllib.request.urlopen(f"{url}/stats", timeout=5).read())
-    return stats
-
-
-def server_requests(url: str) -> int:
-    return int(server_stats(url)["requests"])
-
-
-async def with_lag_probe(coro: Awaitable[Any], every_s: float = 0.005) -> tuple[Any, dict[str, float]]:
-    """Run ``coro`` with a probe task that sleeps ``every_s`` again and again; how late it wakes
-    is how long the loop was blocked (by store reads, JSON, scoring, or a clump of responses)."""
-    lags: list[float] = []
-
-    async def probe() -> None:
-        while True:
-            t = time.perf_counter()
-            await asyncio.sleep(every_s)
-            lags.append(time.perf_counter() - t - every_s)
-
-    task = asyncio.ensure_future(probe())
-    try:
-        result = await coro
-    finally:
-        task.cancel()
-    lags.sort()
-    return result, {
-        "max_loop_lag_ms": 1000 * lags[-1] if lags else 0.0,
-        "p99_loop_lag_ms": 1000 * lags[int(0.99 * (len(lags) - 1))] if lags else 0.0,
-    }
 
 
 def make_suite(store: Store, n: int, name: str = "arith") -> tuple[Suite, dict[str, str]]:
@@ -256,7 +196,7 @@ def run_benchmarks(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         warmup, warm_answers = make_suite(store, 100, "warmup")
         answers_file = work / "answers.json"
         answers_file.write_bytes(orjson.dumps(answers | warm_answers))
-        with model_server(args.latency_ms, answers_file) as url:
+        with model_server(args.latency_ms, ["--answers", str(answers_file), "--model", "bench=0.7"]) as url:
             # Steady state: both processes warmed up (first connections, lazy imports) before timing.
             bench_client("warm-up", bare_aiohttp, url, 200, args.concurrency)
             bench_run(store, warmup, url, args.concurrency)

@@ -32,80 +32,22 @@ import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _model_server import model_server, server_requests, server_stats, with_lag_probe
 
 GOAL_RATIO = 0.8
 LATENCY_MS = 50.0
 CONCURRENCY = 32
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def model_server(latency_ms: float) -> Iterator[str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "thresher.evals.fake_server", "--port", str(port), "--latency-ms", str(latency_ms)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/stats", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the model server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def server_stats(url: str) -> dict[str, Any]:
-    stats: dict[str, Any] = json.loads(urllib.request.urlopen(f"{url}/stats", timeout=5).read())
-    return stats
-
-
-def server_requests(url: str) -> int:
-    return int(server_stats(url)["requests"])
-
-
-async def with_lag_probe(coro: Awaitable[Any], every_s: float = 0.005) -> tuple[Any, dict[str, float]]:
-    """Run ``coro`` with a probe task that sleeps ``every_s`` again and again; how late it wakes
-    is how long the event loop was blocked."""
-    lags: list[float] = []
-
-    async def probe() -> None:
-        while True:
-            t = time.perf_counter()
-            await asyncio.sleep(every_s)
-            lags.append(time.perf_counter() - t - every_s)
-
-    task = asyncio.ensure_future(probe())
-    try:
-        result = await coro
-    finally:
-        task.cancel()
-    lags.sort()
-    return result, {
-        "max_loop_lag_ms": round(1000 * lags[-1], 1) if lags else 0.0,
-        "p99_loop_lag_ms": round(1000 * lags[int(0.99 * (len(lags) - 1))], 1) if lags else 0.0,
-    }
 
 
 def peak_rss_mb() -> float:
