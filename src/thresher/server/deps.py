@@ -18,6 +18,7 @@ from thresher.model import Dataset, Project
 from thresher.server.permissions import Action, allowed
 from thresher.store import Store
 from thresher.store.accounts import ApiKey, Session, User
+from thresher.store.jobs import Job
 
 SESSION_COOKIE = "thresher_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -138,3 +139,16 @@ def need(action: Action) -> object:
 
 def dataset_of(store: Store, access: ProjectAccess, name: str) -> Dataset:
     return store.get_dataset(access.project.name, name)
+
+
+def job_of(store: Store, access: ProjectAccess, job_id: str, kind: str, what: str) -> Job:
+    """The project's job ``job_id`` of this kind; NotFound names it as ``what`` (another project's
+    job, or one of another kind, is not found either)."""
+    assert access.project.id is not None
+    try:
+        job = store.jobs.get(job_id, access.project.id)
+    except NotFound:
+        job = None
+    if job is None or job.kind != kind:
+        raise NotFound(f"no {what} {job_id!r} in project {access.project.name!r}")
+    return job

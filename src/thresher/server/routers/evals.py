@@ -21,13 +21,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from thresher.errors import ConfigError, NotFound, ThresherError
+from thresher.errors import ConfigError, ThresherError
 from thresher.evals.adapters.base import parse_model
 from thresher.evals.compare import compare_runs
 from thresher.evals.report import pick_stage_runs, stage_report
 from thresher.evals.runner import RunOptions, run_eval
 from thresher.evals.suites import resolve_suite
-from thresher.server.deps import ProjectAccess, StoreDep, need
+from thresher.server.deps import ProjectAccess, StoreDep, job_of, need
 from thresher.server.errors import ERROR_RESPONSES
 from thresher.server.permissions import Action
 from thresher.server.schemas import StorableJson, Timestamp
@@ -302,15 +302,8 @@ class EvalWorker:
 
 
 def _eval_job(store: Store, ctx: ProjectAccess, job_id: str) -> Job:
-    assert ctx.project.id is not None
     EvalWorker.of(store)
-    try:
-        job = store.jobs.get(job_id, ctx.project.id)
-    except NotFound:
-        job = None
-    if job is None or job.kind != EVAL_RUN:
-        raise NotFound(f"no eval job {job_id!r} in project {ctx.project.name!r}")
-    return job
+    return job_of(store, ctx, job_id, EVAL_RUN, "eval job")
 
 
 @router.post(

@@ -26,7 +26,7 @@ from thresher.errors import ConfigError, Conflict, NotFound
 from thresher.formats import ExportOptions, get_container, get_format
 from thresher.model import RecordKind
 from thresher.pipeline.exporter import MANIFEST_SUFFIX
-from thresher.server.deps import ProjectAccess, StoreDep, dataset_of, need
+from thresher.server.deps import ProjectAccess, StoreDep, dataset_of, job_of, need
 from thresher.server.errors import ERROR_RESPONSES
 from thresher.server.jobs import EXPORT, ExportRunner, output_name, remove_folder, zip_stream
 from thresher.server.permissions import Action
@@ -111,14 +111,7 @@ def _public(request: Request, project: str, job: Job, *, manifest: bool = False)
 
 
 def _job(store: StoreDep, ctx: ProjectAccess, job_id: str) -> Job:
-    assert ctx.project.id is not None
-    try:
-        job = store.jobs.get(job_id, ctx.project.id)
-    except NotFound:
-        raise NotFound(f"no export {job_id!r} in project {ctx.project.name!r}") from None
-    if job.kind != EXPORT:
-        raise NotFound(f"no export {job_id!r} in project {ctx.project.name!r}")
-    return job
+    return job_of(store, ctx, job_id, EXPORT, "export")
 
 
 @router.post(

@@ -21,11 +21,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from thresher.errors import ConfigError, DataError, ErrorDetail, NotFound
+from thresher.errors import ConfigError, DataError, ErrorDetail
 from thresher.generate import ModelSpec
 from thresher.generate.jobs import GENERATE, GenerateJob, GenerateRunner
 from thresher.model.project import NAME_PATTERN
-from thresher.server.deps import ProjectAccess, StoreDep, dataset_of, need
+from thresher.server.deps import ProjectAccess, StoreDep, dataset_of, job_of, need
 from thresher.server.errors import ERROR_RESPONSES
 from thresher.server.outbound import resolve
 from thresher.server.permissions import Action
@@ -127,14 +127,7 @@ def _public(job: Job) -> GenerateJobPublic:
 
 
 def _job(store: Store, ctx: ProjectAccess, job_id: str) -> Job:
-    assert ctx.project.id is not None
-    try:
-        job = store.jobs.get(job_id, ctx.project.id)
-    except NotFound:
-        job = None
-    if job is None or job.kind != GENERATE:
-        raise NotFound(f"no generation job {job_id!r} in project {ctx.project.name!r}")
-    return job
+    return job_of(store, ctx, job_id, GENERATE, "generation job")
 
 
 @router.post(
