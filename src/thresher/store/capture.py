@@ -697,9 +697,7 @@ class _Batch:
         if target is None:
             log.debug("feedback %s: session %s has no such assistant turn yet", e.id, e.session_id)
             return
-        answers: dict[str, Any] = dict(e.ratings)
-        if e.thumbs:
-            answers["feedback"] = {"choice": e.thumbs, "rationale": e.comment}
+        answers = _feedback_answers(e)
         if not answers:
             return
         rid = self._add(
@@ -722,9 +720,7 @@ class _Batch:
         if target is None:
             log.debug("feedback %s: session %s has no such assistant turn yet", e.id, e.session_id)
             return
-        answers: dict[str, Any] = dict(e.ratings)
-        if e.thumbs:
-            answers["feedback"] = {"choice": e.thumbs, "rationale": e.comment}
+        answers = _feedback_answers(e)
         if not answers:
             return
         rid = self._add_valid(
@@ -810,6 +806,14 @@ def _conversation_problem(messages: list[dict[str, Any]]) -> str | None:
 
 def _ts(ts: float | None) -> float:
     return ts if ts is not None else float("inf")  # no client time: after those that have one
+
+
+def _feedback_answers(e: FeedbackEvent) -> dict[str, Any]:
+    """A feedback event as answers: its ratings, and thumbs with the comment as the rationale."""
+    answers: dict[str, Any] = dict(e.ratings)
+    if e.thumbs:
+        answers["feedback"] = {"choice": e.thumbs, "rationale": e.comment}
+    return answers
 
 
 def _client_order(row: Any) -> tuple[float, int]:
