@@ -119,9 +119,12 @@ class ProjectAccess:
 def need(action: Action) -> object:
     """``ctx: Annotated[ProjectAccess, need(Action.WRITE)]`` on a route with a ``{project}`` path."""
 
+    # One sync dependency that finds the caller too (not a `PrincipalDep`): each sync dependency
+    # is a round trip to the threadpool, a measurable share of a short request's CPU.
     def check(
-        store: StoreDep, principal: PrincipalDep, project: Annotated[str, Path(description="project name")]
+        request: Request, store: StoreDep, project: Annotated[str, Path(description="project name")]
     ) -> ProjectAccess:
+        principal = get_principal(request, store)
         try:
             p = store.get_project(project)
         except NotFound:
