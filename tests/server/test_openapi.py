@@ -98,3 +98,38 @@ def test_every_operation_conforms_to_the_spec(api: Api) -> None:
             failures.append(f"{op.method.upper()} {op.path}:\n{e}")
     assert operations > 40
     assert not failures, f"{len(failures)} operation(s) do not conform:\n\n" + "\n\n".join(failures)
+
+
+def test_hot_routes_shadow_no_other_route() -> None:
+    """The high-rate routers are matched first (``HOT_ROUTERS``): none of their routes may match a
+    path and method that belongs to a route of another module, which it would then steal."""
+    import importlib
+    import re
+
+    from fastapi.routing import APIRoute
+
+    from thresher.server import routers
+    from thresher.server.app import HOT_ROUTERS, _router_modules
+
+    def routes(name: str) -> list[APIRoute]:
+        module = importlib.import_module(f"{routers.__name__}.{name}")
+        return [r for r in module.router.routes if isinstance(r, APIRoute)]
+
+    def pattern(path: str) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+
+    names = _router_modules()
+    assert names[: len(HOT_ROUTERS)] == list(HOT_ROUTERS)
+    others = [(r, n) for n in names[len(HOT_ROUTERS) :] for r in routes(n)]
+    assert len(others) > 50
+    stolen = [
+        f"{hot.path} {sorted(hot.methods)} ({name}) would take {other.path} ({owner})"
+        for name in HOT_ROUTERS
+        for hot in routes(name)
+        for other, owner in others
+        if hot.methods & other.methods and pattern(hot.path).match(re.sub(r"\{[^}]+\}", "x", other.path))
+    ]
+    assert not stolen, stolen
+    # and the check can fail: a catch-all under a project would take other routes
+    catch_all = pattern("/projects/{project}/{anything}")
+    assert any(catch_all.match(re.sub(r"\{[^}]+\}", "x", other.path)) for other, _ in others)

@@ -126,11 +126,14 @@ def need(action: Action) -> object:
     ) -> ProjectAccess:
         principal = get_principal(request, store)
         try:
-            p = store.get_project(project)
+            if principal.user is not None and not principal.user.is_admin:
+                p, role = store.project_with_role(project, principal.user.id)
+            else:
+                p = store.get_project(project)
+                assert p.id is not None
+                role = principal.role_in(store, p.id)
         except NotFound:
             raise NotFound(f"no project named {project!r}") from None
-        assert p.id is not None
-        role = principal.role_in(store, p.id)
         if role is None:
             raise NotFound(f"no project named {project!r}")  # not visible: do not confirm it exists
         if not allowed(role, action):

@@ -134,6 +134,23 @@ class Store:
             raise NotFound(f"no project named {name!r}")
         return Project.model_validate(row._asdict())
 
+    def project_with_role(self, name: str, user_id: int) -> tuple[Project, str | None]:
+        """The project and the user's role in it (None: not a member), in one query: every request
+        by a logged-in user asks both."""
+        p, m = t.projects, t.memberships
+        q = (
+            select(p, m.c.role.label("member_role"))
+            .outerjoin(m, (m.c.project_id == p.c.id) & (m.c.user_id == user_id))
+            .where(p.c.name == name)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"no project named {name!r}")
+        values = row._asdict()
+        role = values.pop("member_role")
+        return Project.model_validate(values), role
+
     def ensure_project(self, name: str) -> Project:
         try:
             return self.get_project(name)
