@@ -27,11 +27,12 @@ class Settings(BaseSettings):
     # Run the shipped triage rules (thresher/curate/pipelines/triage.yaml) on each captured record,
     # after the response: a failed agent run becomes SFT work and an eval item as it arrives.
     triage_on_capture: bool = True
-    # Where that triage runs: "process" (a worker process beside the server, at low priority, so
-    # rules never take intake's CPU or GIL) or "thread" (in the server process; the fallback for a
-    # store another process cannot open, such as an in-memory SQLite database).
-    triage_worker: str = "process"
-    triage_idle_seconds: float = 0.5  # how often an idle worker looks for new captured records
+    # Where captured events become records (and are triaged), behind intake: "process" (a worker
+    # process beside the server, at low priority, so it never takes intake's CPU or GIL) or
+    # "thread" (in the server process; the fallback for a store another process cannot open,
+    # such as an in-memory SQLite database).
+    capture_worker: str = "process"
+    capture_idle_seconds: float = 0.5  # how often an idle worker looks for new events (a capture wakes it)
     # Capture group commit: a group takes at most this many events, and about this much work.
     capture_group_events: int = 1000
     capture_group_seconds: float = 0.05

@@ -193,19 +193,8 @@ def test_concurrent_requests_commit_together_and_a_bad_one_fails_alone(store: St
 
     def batch(n: int) -> list[Any]:
         events: list[dict[str, Any]] = [turn(f"c{n}-{i}", "user", f"msg {i}", float(i), f"s{n % 4}") for i in range(5)]
-        if n == 7:  # a pick of a candidate that was not offered: refused at apply time
-            events.append(
-                {
-                    "type": "preference",
-                    "id": "bad-pick",
-                    "prompt": [{"role": "user", "content": "q"}],
-                    "candidates": [
-                        {"id": "a", "messages": [{"role": "assistant", "content": "x"}]},
-                        {"id": "b", "messages": [{"role": "assistant", "content": "y"}]},
-                    ],
-                    "chosen": "c",
-                }
-            )
+        if n == 7:  # the end of a run that never said its task: refused when stored
+            events.append({"type": "agent_end", "id": "bad-end", "run_id": "no-such-run"})
         return CaptureBatch.model_validate({"events": events}).events
 
     def send_batch(n: int) -> Any:
@@ -216,7 +205,7 @@ def test_concurrent_requests_commit_together_and_a_bad_one_fails_alone(store: St
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(send_batch, range(32)))
-    assert isinstance(results[7], DataError) and "not one of the candidates" in str(results[7])
+    assert isinstance(results[7], DataError) and "has no task" in str(results[7])
     assert all(r.accepted == 5 and r.duplicates == 0 for i, r in enumerate(results) if i != 7)
     project_id = store.get_project("busy").id
     assert project_id is not None

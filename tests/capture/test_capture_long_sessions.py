@@ -60,7 +60,9 @@ def test_feedback_and_picks_on_a_150_turn_session_make_the_defined_records(store
     expected: dict[str, tuple[str, list[dict[str, Any]]] | None] = {}  # event id -> (hash, messages)
     n = 0
     for start in range(0, 150, 10):
+        before = session.up_to(None)  # what a feedback sent ahead of this batch's turns rates
         events = [session.add(float(i), f"t{i}", message(i)) for i in range(start, start + 10)]
+        named_ahead = session.up_to(f"t{start + 3}")  # the session once t{start+3} is in, before the late turn
         if start == 100:  # a late retry of a turn between 50 and 51: the session is rebuilt in client order
             events.append(session.add(50.5, "late", {"role": "assistant", "content": "a late answer"}))
         later: list[dict[str, Any]] = []
@@ -70,12 +72,18 @@ def test_feedback_and_picks_on_a_150_turn_session_make_the_defined_records(store
         n += 1
         pick = {"type": "preference", "id": f"p{n}", "session_id": "long", "candidates": CANDIDATES, "chosen": "b"}
         later.append(pick)
-        # Feedback sent before the turns it rates, in the same request, sees them too.
-        batch = later[:2] + events + later[2:] if start % 20 == 0 else events + later
+        # Feedback sent ahead of the turns, in the same request: one naming a turn finds it; one
+        # that names none rates the last answer before it (or, with none yet, the first after).
+        ahead = start % 20 == 0
+        batch = later[:2] + events + later[2:] if ahead else events + later
         store.capture.apply("long", CaptureBatch.model_validate({"events": batch}).events)
         for e in later:
             if e["type"] == "feedback":
                 msgs = session.up_to(e["turn_id"])
+                if ahead and e is later[0]:
+                    msgs = before if before is not None else session.up_to(f"t{start + 1}")
+                elif ahead and e is later[1]:
+                    msgs = named_ahead
                 expected[e["id"]] = (conversation_hash(msgs), msgs) if msgs is not None else None
             else:
                 prompt = [m for _, m in session.ordered()]

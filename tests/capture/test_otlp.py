@@ -83,6 +83,9 @@ def run_agent(provider: TracerProvider, *, tool_fails: bool = False) -> None:
 
 
 def runs(store: Store) -> list[AgentRunContent]:
+    project_id = store.get_project("shop").id
+    assert project_id is not None
+    assert store.capture.wait(project_id)  # the server's capture worker makes the records
     ds = store.get_dataset("shop", "capture")
     out = []
     for batch in store.iter_records(ds, flt=RecordFilter(kinds=["agent_run"])):

@@ -39,6 +39,9 @@ class Home:
     def records(self, kind: str | None = None, dataset: str = "capture") -> list[Record]:
         store = self.store()
         try:
+            project_id = store.get_project(PROJECT).id
+            assert project_id is not None
+            assert store.capture.wait(project_id)  # the server's capture worker makes the records
             ds = store.get_dataset(PROJECT, dataset)
             rows = [r.to_record() for page in store.iter_records(ds) for r in page]
         finally:

@@ -14,9 +14,10 @@ Events become records in the project's capture dataset:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thresher.model.content import Candidate, Failure, Outcome, Step
 from thresher.model.messages import Message
@@ -24,6 +25,10 @@ from thresher.model.messages import Message
 EventId = Annotated[str, Field(min_length=1, max_length=128, description="client-supplied id; retries reuse it")]
 Key = Annotated[str, Field(min_length=1, max_length=128)]
 CAPTURE_DATASET = "capture"
+# A rating dimension becomes a rating question of that name (the questions' name rule); the two
+# questions every capture dataset has are taken.
+_DIMENSION = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TAKEN = frozenset({"preferred", "feedback"})
 
 
 class _Event(BaseModel):
@@ -56,6 +61,14 @@ class PreferenceEvent(_Event):
     reason: str | None = None
     user: Key | None = Field(default=None, description="the app's end-user id (pseudonymous)")
 
+    # Checked on arrival, not when the event becomes a record (later, in the capture worker):
+    # an event that is stored must be one that can become its record.
+    @model_validator(mode="after")
+    def _chosen_is_a_candidate(self) -> PreferenceEvent:
+        if self.chosen not in {c.id for c in self.candidates}:
+            raise ValueError(f"chosen {self.chosen!r} is not one of the candidates' ids")
+        return self
+
 
 class FeedbackEvent(_Event):
     """Thumbs and/or ratings (any named dimension) on an assistant turn of a session."""
@@ -68,6 +81,19 @@ class FeedbackEvent(_Event):
     scale: tuple[int, int] = (1, 5)
     comment: str | None = None
     user: Key | None = None
+
+    @model_validator(mode="after")
+    def _ratings_fit(self) -> FeedbackEvent:
+        low, high = self.scale
+        if low >= high:
+            raise ValueError(f"scale: min ({low}) must be below max ({high})")
+        for dim, score in self.ratings.items():
+            if not _DIMENSION.match(dim) or dim in _TAKEN:
+                expected = "a lowercase name (letters, digits, _), not 'preferred' or 'feedback'"
+                raise ValueError(f"rating dimension {dim!r}: expected {expected}")
+            if not low <= score <= high:
+                raise ValueError(f"rating {dim!r}: expected an integer from {low} to {high}, got {score}")
+        return self
 
 
 class AgentRunEvent(_Event):

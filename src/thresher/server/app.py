@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thresher._version import __version__
-from thresher.curate.triage import TriageProcess, TriageThread
+from thresher.curate.capture_worker import CaptureWorkerProcess, CaptureWorkerThread
 from thresher.errors import TooLarge
 from thresher.server import errors, openapi, routers, webapp
 from thresher.server.errors import error_response
@@ -56,38 +56,37 @@ class BodyLimit:
 @asynccontextmanager
 async def _workers(app: FastAPI) -> AsyncIterator[None]:
     """Background work lives as long as the app: export jobs and webhook deliveries (a thread each),
-    and triage of captured records (see ``_triage_worker``)."""
+    and captured events made into records and triaged (see ``_capture_worker``)."""
     store: Store = app.state.store
     settings: Settings = app.state.settings
     exports = ExportRunner.for_store(store, settings)
     deliveries = DeliveryWorker(
         store, retry_seconds=settings.webhook_retry_seconds, allow_private=settings.webhooks_allow_private
     )
-    triage = _triage_worker(store, settings) if settings.triage_on_capture else None
+    capture = _capture_worker(store, settings)
     exports.start()
     deliveries.start()
-    if triage is not None:
-        triage.start()
+    capture.start()
     app.state.exports = exports
-    app.state.triage = triage
+    app.state.capture_worker = capture
     try:
         yield
     finally:
-        app.state.triage = None
+        app.state.capture_worker = None
         exports.stop()
         deliveries.stop()
-        if triage is not None:
-            triage.stop()
+        capture.stop()
 
 
-def _triage_worker(store: Store, settings: Settings) -> TriageProcess | TriageThread:
-    """Triage of captured records, in its own process unless the store is in this one's memory."""
+def _capture_worker(store: Store, settings: Settings) -> CaptureWorkerProcess | CaptureWorkerThread:
+    """Records and triage of captured events, in their own process unless the store is in this one's memory."""
     url = store.engine.url
     in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-    if settings.triage_worker == "thread" or in_memory:
-        return TriageThread(store, settings.triage_idle_seconds)
+    idle, triage = settings.capture_idle_seconds, settings.triage_on_capture
+    if settings.capture_worker == "thread" or in_memory:
+        return CaptureWorkerThread(store, idle, triage=triage)
     blobs = store.blobs.fs.unstrip_protocol(store.blobs.root)
-    return TriageProcess(store, url.render_as_string(hide_password=False), blobs, settings.triage_idle_seconds)
+    return CaptureWorkerProcess(store, url.render_as_string(hide_password=False), blobs, idle, triage=triage)
 
 
 # Routes are matched one after the other, and FastAPI's matching costs several microseconds a
@@ -114,7 +113,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.settings = settings
-    app.state.triage = None  # the captured-records triage worker, while the app's lifespan runs
+    app.state.capture_worker = None  # records and triage of captured events, while the app's lifespan runs
     store.capture.group_events = settings.capture_group_events
     store.capture.group_seconds = settings.capture_group_seconds
     errors.install(app)

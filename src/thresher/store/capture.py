@@ -1,8 +1,17 @@
 """Capture events become records, exactly once.
 
-Each event is inserted into ``capture_events`` under its client id; a retried event conflicts
-and is counted as a duplicate, doing nothing else. New events are turned into records in the
-same transaction, so an event is never stored without its record (or the other way round):
+Two steps, each exactly once:
+
+1. **Ingest** (the request): each event is inserted into the ledger, ``capture_events``, under
+   its client id; a retried event conflicts and is counted as a duplicate. Only what can become
+   a record is stored: the events' own rules are checked on arrival (``thresher.model.capture``).
+2. **Records** (``materialize``): the events after the project's ``records`` cursor become
+   records, in seq order, in one transaction with the cursor's move, so none is made twice or
+   skipped. The server's capture worker does it behind intake (a request then costs the ledger
+   insert alone, whatever the session's length); ``apply`` does both steps in the caller, for
+   stores without a worker (the CLI, tests, an app run without its lifespan).
+
+What each kind of event becomes:
 
 - ``turn``: the session's conversation is rebuilt from all its turns and stored as one
   record; the previous version of it is deleted unless something holds on to it (a response,
@@ -15,12 +24,14 @@ same transaction, so an event is never stored without its record (or the other w
   cost does not grow with the session by re-reading and re-validating every turn;
 - ``agent_run``, or ``agent_step``s closed by ``agent_end``: an ``agent_run`` record.
 
-Group commit: concurrent requests queue up; one thread at a time (the leader) takes the oldest
-requests waiting, up to a bound in events and in expected time, and applies them in one
-transaction, then hands over. A commit costs the same
-for one event as for a thousand, and SQLite has one writer anyway. If anything in a group
-fails, the group is rolled back and each request is retried alone, so one bad request fails
-only itself.
+An event that cannot become a record yet (feedback before its turn, say) stays in the ledger,
+and a later event completes it. The triage worker follows the records behind its own cursor.
+
+Group commit (ingest): concurrent requests queue up; one thread at a time (the leader) takes
+the oldest requests waiting, up to a bound in events and in expected time, and inserts them in
+one transaction, then hands over. A commit costs the same for one event as for a thousand, and
+SQLite has one writer anyway. If anything in a group fails, the group is rolled back and each
+request is retried alone, so one bad request fails only itself.
 """
 
 from __future__ import annotations
@@ -35,10 +46,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, bindparam, case, delete, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from thresher.errors import DataError, ErrorDetail
+from thresher.errors import DataError, ErrorDetail, NotFound
 from thresher.model import (
     AgentEndEvent,
     AgentRunEvent,
@@ -70,30 +82,29 @@ PREFERRED = ChoiceQuestion(
 FEEDBACK = ChoiceQuestion(
     name="feedback", title="Is the last answer good?", options=["up", "down"], rationale="optional", required=False
 )
+RECORDS, TRIAGE = "records", "triage"  # the cursors (`capture_cursors.name`)
+_EVENT: TypeAdapter[CaptureEvent] = TypeAdapter(CaptureEvent)
 
 
 @dataclass
 class CaptureCounts:
     accepted: int = 0
     duplicates: int = 0
-    record_ids: list[str] = field(default_factory=list)  # records this request's events made or moved on
+    record_ids: list[str] = field(default_factory=list)  # records this request's events made or moved on (apply)
+    accepted_ids: list[str] = field(default_factory=list)  # client ids of the events stored now
 
 
-def captured_after_query(project_id: int, after: int, limit: int) -> Any:
-    """(seq, record_id) of a project's events after seq ``after``, in seq order."""
+def captured_after_query(project_id: int, after: int, upto: int, limit: int) -> Any:
+    """(seq, record_id) of a project's events in (after, upto], in seq order."""
     ce = t.capture_events
     return (
         select(ce.c.seq, ce.c.record_id)
         # `+ 0`: not the project index (SQLite would then sort all the project's events for each
         # batch) but a range of the primary key, which is already in seq order.
-        .where((ce.c.project_id + 0) == project_id, ce.c.seq > after)
+        .where((ce.c.project_id + 0) == project_id, ce.c.seq > after, ce.c.seq <= upto)
         .order_by(ce.c.seq)
         .limit(limit)
     )
-
-
-def _cursor_id(project_id: int) -> str:
-    return f"triage-{project_id}"
 
 
 def _user(user: str | None) -> str:
@@ -102,7 +113,7 @@ def _user(user: str | None) -> str:
 
 @dataclass
 class _Request:
-    """One call of ``apply``, waiting for a leader to commit it."""
+    """One call of ``ingest``, waiting for a leader to commit it."""
 
     project: str
     events: list[CaptureEvent]
@@ -119,10 +130,12 @@ class _Request:
 # near one group's time while the commit is still shared by everything that waited.
 GROUP_EVENTS = 1000
 GROUP_SECONDS = 0.05
+# A records transaction holds SQLite's one write lock, which intake waits for: keep it short.
+MATERIALIZE_SECONDS = 0.02
 
 
 class Capture:
-    """Applies batches of capture events to a project's datasets."""
+    """Stores capture events (``ingest``) and turns them into records (``materialize``)."""
 
     def __init__(self, store: Any) -> None:
         self.store = store  # thresher.store.Store (typed loosely: store.py imports this module)
@@ -131,7 +144,10 @@ class Capture:
         self._leading = False
         self.group_events = GROUP_EVENTS
         self.group_seconds = GROUP_SECONDS
-        self._per_event = 0.0003  # seconds of commit work per event, a moving average
+        self.materialize_seconds = MATERIALIZE_SECONDS
+        self._per_event = 0.0001  # seconds of ingest work per event, a moving average
+        self._per_record = 0.0004  # seconds of records work per event, a moving average
+        self._materializing = threading.Lock()  # one records transaction at a time in this process
 
     def event_counts(self, project_id: int) -> dict[str, int]:
         """Stored events by type (each client id once)."""
@@ -142,7 +158,69 @@ class Capture:
             ).all()
         return {str(r[0]): int(r[1]) for r in rows}
 
-    # -- the triage worker's side: what was captured after its cursor ------------------------
+    # -- cursors ----------------------------------------------------------------------------
+
+    def cursor(self, project_id: int, name: str) -> int:
+        """The last event seq the ``records`` step (or ``triage``) has done in the project; 0: none."""
+        c = t.capture_cursors
+        with self.store.engine.connect() as conn:
+            seq = conn.execute(select(c.c.seq).where(c.c.project_id == project_id, c.c.name == name)).scalar()
+        return int(seq or 0)
+
+    def records_cursor(self, project_id: int) -> int:
+        return self.cursor(project_id, RECORDS)
+
+    def triage_cursor(self, project_id: int) -> int:
+        return self.cursor(project_id, TRIAGE)
+
+    def _ensure_cursor(self, project_id: int, name: str) -> None:
+        c = t.capture_cursors
+        with self.store.engine.connect() as conn:
+            if conn.execute(select(c.c.seq).where(c.c.project_id == project_id, c.c.name == name)).first():
+                return
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(insert(c).values(project_id=project_id, name=name, seq=0))
+        except IntegrityError:  # made by another worker meanwhile
+            pass
+
+    def advance_triage_cursor(self, project_id: int, seq: int) -> None:
+        """Move the triage cursor forward to ``seq`` (never back: two workers may overlap for a moment)."""
+        c = t.capture_cursors
+        self._ensure_cursor(project_id, TRIAGE)
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(c).where(c.c.project_id == project_id, c.c.name == TRIAGE, c.c.seq < seq).values(seq=seq)
+            )
+
+    def last_event_seq(self, project_id: int) -> int:
+        ce = t.capture_events
+        with self.store.engine.connect() as conn:
+            seq = conn.execute(select(func.max(ce.c.seq)).where(ce.c.project_id == project_id)).scalar()
+        return int(seq or 0)
+
+    def status(self, project_id: int) -> dict[str, int]:
+        """The last event stored, and how far records and triage have come (event seqs)."""
+        return {
+            "last_event": self.last_event_seq(project_id),
+            "records": self.records_cursor(project_id),
+            "triage": self.triage_cursor(project_id),
+        }
+
+    def wait(self, project_id: int, timeout: float = 30.0, *, triage: bool = False) -> bool:
+        """Wait until every event stored so far has become its record (and, with ``triage``, been
+        triaged); False if that took longer than ``timeout`` seconds."""
+        last = self.last_event_seq(project_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.triage_cursor(project_id) if triage else self.records_cursor(project_id)
+            if done >= last:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    # -- the workers' side ------------------------------------------------------------------
 
     def projects_with_events(self) -> list[tuple[int, str]]:
         """(id, name) of the projects that have capture events."""
@@ -152,43 +230,127 @@ class Capture:
             return [(int(r.id), str(r.name)) for r in conn.execute(q)]
 
     def captured_after(self, project_id: int, after: int, limit: int) -> tuple[int, list[str]]:
-        """The records that events after seq ``after`` became (in event order, each once), and the
-        last event seq read (``after`` when none). Events whose record was superseded since (a
-        session that moved on) point nowhere: its successor is linked from a later event."""
-        q = captured_after_query(project_id, after, limit)
+        """The records that events after seq ``after`` became (in event order, each once), up to
+        the records cursor (events not yet made into records wait), and the last event seq read
+        (``after`` when none). Events whose record was superseded since (a session that moved on)
+        point nowhere: its successor is linked from a later event."""
+        q = captured_after_query(project_id, after, self.records_cursor(project_id), limit)
         with self.store.engine.connect() as conn:
             rows = conn.execute(q).all()
         ids = list(dict.fromkeys(str(r.record_id) for r in rows if r.record_id is not None))
         return (int(rows[-1].seq) if rows else after), ids
 
-    def last_event_seq(self, project_id: int) -> int:
+    def materialize_limit(self) -> int:
+        """Events per records transaction: about ``materialize_seconds`` of work."""
+        return max(1, min(self.group_events, int(self.materialize_seconds / max(self._per_record, 1e-6))))
+
+    def materialize(self, project_id: int, limit: int | None = None) -> int:
+        """Turn the project's next stored events (after its records cursor, ``limit`` at most)
+        into records, in one transaction that moves the cursor past them; how many events that
+        was (0: all are done). An event that fails to apply is skipped with an error in the log:
+        it stays in the ledger, and the events after it are not held up."""
+        limit = limit or self.materialize_limit()
+        with self._materializing:
+            while True:
+                after = self.records_cursor(project_id)
+                rows = self._events_after(project_id, after, limit)
+                if not rows:
+                    return 0
+                start = time.thread_time()
+                try:
+                    if not self._materialize(project_id, after, rows):
+                        continue  # another worker moved the cursor meanwhile: read again
+                except Exception:
+                    if len(rows) > 1:
+                        limit = 1  # find the event that fails: one at a time
+                        continue
+                    log.exception("capture event %s (seq %s) made no record", rows[0][1].id, rows[0][0])
+                    self._skip(project_id, after, rows[0][0])
+                    return 1
+                self._per_record = 0.8 * self._per_record + 0.2 * (time.thread_time() - start) / len(rows)
+                return len(rows)
+
+    def materialize_all(self, project_id: int) -> int:
+        """``materialize`` until every stored event of the project is done; how many were."""
+        done = 0
+        while n := self.materialize(project_id):
+            done += n
+        return done
+
+    def _events_after(self, project_id: int, after: int, limit: int) -> list[tuple[int, CaptureEvent]]:
         ce = t.capture_events
+        q = (
+            select(ce.c.seq, ce.c.payload)
+            .where((ce.c.project_id + 0) == project_id, ce.c.seq > after)
+            .order_by(ce.c.seq)
+            .limit(limit)
+        )
         with self.store.engine.connect() as conn:
-            seq = conn.execute(select(func.max(ce.c.seq)).where(ce.c.project_id == project_id)).scalar()
-        return int(seq or 0)
+            rows = conn.execute(q).all()
+        # Payloads were validated on arrival; read back, they are the events again.
+        return [(int(r.seq), _EVENT.validate_json(r.payload)) for r in rows]
 
-    def triage_cursor(self, project_id: int) -> int:
-        """The last capture event seq that triage has handled in this project (0: none yet). It is
-        kept as the progress of a ``triage`` row in ``jobs``, so it survives restarts."""
-        j = t.jobs
-        with self.store.engine.connect() as conn:
-            seq = conn.execute(select(j.c.progress).where(j.c.id == _cursor_id(project_id))).scalar()
-        return int(seq or 0)
+    def _lock_cursor(self, conn: Connection, project_id: int) -> int:
+        """The records cursor, locked for this transaction (a write: SQLite's write lock, or the
+        row's lock on PostgreSQL), so two workers never make the same records."""
+        c = t.capture_cursors
+        where = (c.c.project_id == project_id) & (c.c.name == RECORDS)
+        conn.execute(update(c).where(where).values(seq=c.c.seq))
+        return int(conn.execute(select(c.c.seq).where(where)).scalar_one())
 
-    def advance_triage_cursor(self, project_id: int, seq: int) -> None:
-        """Move the cursor forward to ``seq`` (never back: two workers may overlap for a moment)."""
-        j, now = t.jobs, datetime.now(UTC)
-        jid = _cursor_id(project_id)
+    def _materialize(self, project_id: int, after: int, rows: list[tuple[int, CaptureEvent]]) -> bool:
+        project = self._project_name(project_id)
+        by_dataset: dict[str, list[tuple[int, CaptureEvent]]] = defaultdict(list)
+        for seq, e in rows:
+            by_dataset[e.dataset].append((seq, e))
+        # Datasets (and their questions) first, in their own short transactions: with SQLite,
+        # creating one inside the records transaction would wait on itself.
+        datasets = {name: self._dataset(project, name, [e for _, e in evs]) for name, evs in by_dataset.items()}
+        self._ensure_cursor(project_id, RECORDS)
+        upto = rows[-1][0]
+        with self.store.engine.connect() as conn, conn.begin():
+            if self._lock_cursor(conn, project_id) != after:
+                return False
+            for name, evs in by_dataset.items():
+                with self.store.writer(datasets[name], connection=conn) as writer:
+                    _Batch(writer, datasets[name], project_id, upto).run(evs)
+            c = t.capture_cursors
+            conn.execute(update(c).where(c.c.project_id == project_id, c.c.name == RECORDS).values(seq=upto))
+        return True
+
+    def _skip(self, project_id: int, after: int, seq: int) -> None:
+        c = t.capture_cursors
         with self.store.engine.begin() as conn:
-            moved = conn.execute(
-                update(j).where(j.c.id == jid, j.c.progress < seq).values(progress=seq, updated_at=now)
-            ).rowcount
-            if not moved and conn.execute(select(j.c.id).where(j.c.id == jid)).first() is None:
-                values = {"project_id": project_id, "kind": "triage", "status": "running", "params": "{}"}
-                conn.execute(insert(j).values(id=jid, progress=seq, created_at=now, updated_at=now, **values))
+            conn.execute(
+                update(c).where(c.c.project_id == project_id, c.c.name == RECORDS, c.c.seq == after).values(seq=seq)
+            )
+
+    def _project_name(self, project_id: int) -> str:
+        with self.store.engine.connect() as conn:
+            return str(conn.execute(select(t.projects.c.name).where(t.projects.c.id == project_id)).scalar_one())
+
+    # -- the request's side -----------------------------------------------------------------
 
     def apply(self, project: str, events: Sequence[CaptureEvent]) -> CaptureCounts:
-        """Store the events (each client id once) and their records; returns when committed."""
+        """Store the events and make their records now (for a store without a capture worker);
+        ``record_ids`` are the records the events stored now became."""
+        counts = self.ingest(project, events)
+        project_id = self._project_id(project)
+        self.materialize_all(project_id)
+        if counts.accepted_ids:
+            ce = t.capture_events
+            q = select(ce.c.client_id, ce.c.record_id).where(
+                ce.c.project_id == project_id, ce.c.client_id.in_(counts.accepted_ids)
+            )
+            with self.store.engine.connect() as conn:
+                record_of = {str(r.client_id): r.record_id for r in conn.execute(q)}
+            made = (record_of.get(cid) for cid in counts.accepted_ids)
+            counts.record_ids = list(dict.fromkeys(str(rid) for rid in made if rid is not None))
+        return counts
+
+    def ingest(self, project: str, events: Sequence[CaptureEvent]) -> CaptureCounts:
+        """Store the events (each client id once); returns when committed. Their records are
+        made by ``materialize``."""
         request = _Request(project, list(events))
         with self._cv:
             self._pending.append(request)
@@ -247,22 +409,24 @@ class Capture:
         for request, counts in zip(group, results, strict=True):
             request.counts = counts
 
+    def _project_id(self, project: str) -> int:
+        try:
+            pid = self.store.get_project(project).id
+        except NotFound:
+            raise NotFound(f"no project named {project!r}") from None
+        assert pid is not None
+        return int(pid)
+
     def _commit(self, group: list[_Request]) -> list[CaptureCounts]:
         """All the group's events in one transaction; per request, what it added."""
-        by_dataset: dict[tuple[str, str], list[CaptureEvent]] = defaultdict(list)
+        by_project: dict[str, list[CaptureEvent]] = defaultdict(list)
         for request in group:
-            for e in request.events:
-                by_dataset[(request.project, e.dataset)].append(e)
-        # Datasets (and their questions) first, in their own short transactions: with SQLite,
-        # creating one inside the group's write transaction would wait on itself.
-        datasets = {key: self._dataset(*key, events) for key, events in by_dataset.items()}
-        # (project, client id) of each event stored now -> the record it became (None: none yet)
-        inserted: dict[tuple[str, str], str | None] = {}
+            by_project[request.project].extend(request.events)
+        ids = {project: self._project_id(project) for project in by_project}
+        inserted: set[tuple[str, str]] = set()  # (project, client id) of each event stored now
         with self.store.engine.connect() as conn, conn.begin():
-            for (project, name), events in by_dataset.items():
-                with self.store.writer(datasets[(project, name)], connection=conn) as writer:
-                    made = _Batch(writer, datasets[(project, name)]).run(events)
-                inserted.update({(project, cid): rid for cid, rid in made.items()})
+            for project, events in by_project.items():
+                inserted.update((project, cid) for cid in _store_events(conn, ids[project], events))
         results = []
         claimed: set[tuple[str, str]] = set()
         for request in group:
@@ -272,9 +436,7 @@ class Capture:
                 if key in inserted and key not in claimed:
                     claimed.add(key)
                     counts.accepted += 1
-                    rid = inserted[key]
-                    if rid is not None and rid not in counts.record_ids:
-                        counts.record_ids.append(rid)
+                    counts.accepted_ids.append(e.id)
                 else:
                     counts.duplicates += 1
             results.append(counts)
@@ -293,6 +455,56 @@ class Capture:
         return ds
 
 
+def _store_events(conn: Connection, project_id: int, events: list[CaptureEvent]) -> list[str]:
+    """Insert the events not stored yet (by client id); the client ids of the new ones."""
+    ce = t.capture_events
+    ids = [e.id for e in events]
+    seen = set(
+        conn.execute(select(ce.c.client_id).where(ce.c.project_id == project_id, ce.c.client_id.in_(ids))).scalars()
+    )
+    fresh: dict[str, CaptureEvent] = {}
+    for e in events:
+        if e.id not in seen and e.id not in fresh:
+            fresh[e.id] = e
+    if not fresh:
+        return []
+    _check_runs(conn, project_id, list(fresh.values()))
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "project_id": project_id,
+            "client_id": e.id,
+            "type": e.type,
+            "dataset": e.dataset,
+            "key": getattr(e, "session_id", None) or getattr(e, "run_id", None),
+            "client_ts": e.timestamp,
+            "payload": e.model_dump_json(exclude_none=True),
+            "created_at": now,
+        }
+        for e in fresh.values()
+    ]
+    conn.execute(insert(ce), rows)
+    return list(fresh)
+
+
+def _check_runs(conn: Connection, project_id: int, events: list[CaptureEvent]) -> None:
+    """An ``agent_end`` without a task needs a step of its run that has one (stored, or in the batch)."""
+    ends = [e for e in events if isinstance(e, AgentEndEvent) and e.task is None]
+    if not ends:
+        return
+    with_task = {e.run_id for e in events if isinstance(e, AgentStepEvent) and e.task is not None}
+    ce = t.capture_events
+    for e in ends:
+        if e.run_id in with_task:
+            continue
+        q = select(ce.c.payload).where(ce.c.project_id == project_id, ce.c.type == "agent_step", ce.c.key == e.run_id)
+        if not any(orjson.loads(p).get("task") is not None for p in conn.execute(q).scalars()):
+            raise DataError(
+                f"event {e.id}: run {e.run_id!r} has no task (send it on the first step or on the end event)",
+                [ErrorDetail("missing", ("task",), "expected the run's task")],
+            )
+
+
 def _rating(dim: str, scale: tuple[int, int]) -> RatingQuestion:
     try:
         return RatingQuestion(name=dim, dimension=dim, min=scale[0], max=scale[1], required=False)
@@ -304,24 +516,22 @@ def _rating(dim: str, scale: tuple[int, int]) -> RatingQuestion:
 
 
 class _Batch:
-    """One dataset's events inside one transaction (the writer's)."""
+    """One dataset's events, made into records inside one transaction (the writer's).
 
-    def __init__(self, writer: RecordWriter, dataset: Dataset) -> None:
+    ``upto`` is the last event of the records transaction: the ledger's later events (stored
+    since, not yet made into records) are left out of every query, as if not there yet."""
+
+    def __init__(self, writer: RecordWriter, dataset: Dataset, project_id: int, upto: int) -> None:
         self.w = writer
         self.conn: Connection = writer.connection
         self.dataset = dataset
-        self.project_id = self._project_id()
-        self.now = datetime.now(UTC)
+        self.project_id = project_id
+        self.upto = upto
         self._links: list[dict[str, Any]] = []  # event seq -> the record it became, written at the end
 
-    def _project_id(self) -> int:
-        row = self.conn.execute(select(t.datasets.c.project_id).where(t.datasets.c.id == self.dataset.id)).one()
-        return int(row.project_id)
-
-    def run(self, events: list[CaptureEvent]) -> dict[str, str | None]:
-        """Apply the events; for each stored now (the others were retries), its client id and the
-        record it became, if any (a session's record is credited to its last turn)."""
-        new = self._store_events(events)
+    def run(self, new: list[tuple[int, CaptureEvent]]) -> None:
+        """Make the records of these events (seq, event), in seq order; each event is linked to
+        the record it became, if any (a session's record to its last turn)."""
         sessions: dict[str, dict[int, TurnEvent]] = defaultdict(dict)  # the new turns of each session
         # Sessions whose history an event needs (feedback, a pick without its own prompt): their
         # turns and feedback read in one query. Sessions that only grew get their new turns
@@ -337,7 +547,7 @@ class _Batch:
         need_ids = {e.session_id for _, e in new if isinstance(e, FeedbackEvent) and e.turn_id}
         self._history = self._histories(sorted(keys), fresh_turns, need_ids)
         self._by_session = self._rows_for(sorted(keys - set(self._history)))
-        self._done: set[int] = set()
+        self._linked: set[int] = set()  # seqs of the events that made a record in this batch
         for seq, e in new:
             if isinstance(e, TurnEvent):
                 sessions[e.session_id][seq] = e
@@ -357,44 +567,9 @@ class _Batch:
             stmt = update(ce).where(ce.c.seq == bindparam("_seq")).values(record_id=bindparam("_rid"))
             self.conn.execute(stmt, self._links)
         self._drop_unused(superseded)
-        made = {link["_seq"]: link["_rid"] for link in self._links}
-        return {e.id: made.get(seq) for seq, e in new}
-
-    # -- the ledger -----------------------------------------------------------------------
-
-    def _store_events(self, events: list[CaptureEvent]) -> list[tuple[int, CaptureEvent]]:
-        """Insert the events not stored yet (by client id); (seq, event) of each new one."""
-        ce = t.capture_events
-        ids = [e.id for e in events]
-        seen = set(
-            self.conn.execute(
-                select(ce.c.client_id).where(ce.c.project_id == self.project_id, ce.c.client_id.in_(ids))
-            ).scalars()
-        )
-        fresh: dict[str, CaptureEvent] = {}
-        for e in events:
-            if e.id not in seen and e.id not in fresh:
-                fresh[e.id] = e
-        if not fresh:
-            return []
-        rows = [
-            {
-                "project_id": self.project_id,
-                "client_id": e.id,
-                "type": e.type,
-                "dataset": e.dataset,
-                "key": getattr(e, "session_id", None) or getattr(e, "run_id", None),
-                "client_ts": e.timestamp,
-                "payload": e.model_dump_json(exclude_none=True),
-                "created_at": self.now,
-            }
-            for e in fresh.values()
-        ]
-        inserted = self.conn.execute(insert(ce).returning(ce.c.seq, ce.c.client_id), rows).all()
-        seqs = {client_id: int(seq) for seq, client_id in inserted}
-        return sorted(((seqs[cid], e) for cid, e in fresh.items()), key=lambda x: x[0])
 
     def _link(self, seq: int, record_id: str) -> None:
+        self._linked.add(seq)
         self._links.append({"_seq": seq, "_rid": record_id})
 
     def _rows(self, type_: str, key: str) -> list[tuple[int, dict[str, Any], str | None]]:
@@ -405,7 +580,7 @@ class _Batch:
             return self._by_session[key][type_]
         ce = t.capture_events
         query = select(ce.c.seq, ce.c.payload, ce.c.record_id, ce.c.client_ts).where(
-            ce.c.project_id == self.project_id, ce.c.type == type_, ce.c.key == key
+            ce.c.project_id == self.project_id, ce.c.type == type_, ce.c.key == key, ce.c.seq <= self.upto
         )
         return _ordered(self.conn.execute(query).all())
 
@@ -415,7 +590,10 @@ class _Batch:
         if not sessions:
             return out
         query = select(ce.c.seq, ce.c.payload, ce.c.record_id, ce.c.client_ts, ce.c.type, ce.c.key).where(
-            ce.c.project_id == self.project_id, ce.c.type.in_(("turn", "feedback")), ce.c.key.in_(sessions)
+            ce.c.project_id == self.project_id,
+            ce.c.type.in_(("turn", "feedback")),
+            ce.c.key.in_(sessions),
+            ce.c.seq <= self.upto,
         )
         grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in self.conn.execute(query):
@@ -553,6 +731,7 @@ class _Batch:
                 )
                 .where(
                     ce.c.project_id == self.project_id,
+                    ce.c.seq <= self.upto,
                     ce.c.type == "turn",
                     ce.c.key.in_(keys),
                     ce.c.seq.not_in(fresh_seqs),
@@ -569,7 +748,7 @@ class _Batch:
 
     def _histories(
         self, keys: list[str], fresh_turns: dict[str, dict[int, TurnEvent]], need_ids: set[str]
-    ) -> dict[str, tuple[list[dict[str, Any]], list[str] | None]]:
+    ) -> dict[str, tuple[list[dict[str, Any]], list[str] | None, list[int]]]:
         """(messages, turn ids or None) of the sessions whose conversation is their current record
         followed by this batch's new turns; the others are left out (read from their turns)."""
         if not keys:
@@ -581,13 +760,14 @@ class _Batch:
             ce = t.capture_events
             query = select(ce.c.seq, ce.c.client_id, ce.c.client_ts, ce.c.key).where(
                 ce.c.project_id == self.project_id,
+                ce.c.seq <= self.upto,
                 ce.c.type == "turn",
                 ce.c.key.in_(sorted(need_ids)),
                 ce.c.seq.not_in(fresh_seqs),
             )
             for row in sorted(self.conn.execute(query).all(), key=_client_order):
                 ids_of[row.key].append(str(row.client_id))
-        out: dict[str, tuple[list[dict[str, Any]], list[str] | None]] = {}
+        out: dict[str, tuple[list[dict[str, Any]], list[str] | None, list[int]]] = {}
         for sid in keys:
             fresh = fresh_turns.get(sid, {})
             order = sorted(fresh, key=lambda seq: (_ts(fresh[seq].timestamp), seq))
@@ -601,8 +781,19 @@ class _Batch:
                 old_messages = held_messages
             messages = old_messages + [fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq in order]
             ids = ids_of[sid] + [fresh[seq].id for seq in order] if sid in need_ids else None
-            out[sid] = (messages, ids)
+            seqs = [0] * len(old_messages) + order  # the stored turns came before every event of the batch
+            out[sid] = (messages, ids, seqs)
         return out
+
+    def _history_at(self, sid: str, before: int | None) -> tuple[list[dict[str, Any]], list[str] | None]:
+        """A session's messages (and turn ids) as they were when event ``before`` arrived (None: all
+        of them, up to the batch's end): what an event refers to does not depend on how the
+        events were batched."""
+        messages, ids, seqs = self._history[sid]
+        if before is None:
+            return messages, ids
+        keep = [i for i, s in enumerate(seqs) if s < before]
+        return [messages[i] for i in keep], (None if ids is None else [ids[i] for i in keep])
 
     def _messages_of(self, record_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
         """The messages of these (conversation) records, by id."""
@@ -618,14 +809,15 @@ class _Batch:
         rows = self.conn.execute(
             select(ce.c.seq, ce.c.payload, ce.c.key).where(
                 ce.c.project_id == self.project_id,
+                ce.c.seq <= self.upto,
                 ce.c.type == "feedback",
                 ce.c.key.in_(sessions),
                 ce.c.record_id.is_(None),
             )
         ).all()
         for row in sorted(rows, key=lambda r: r.seq):
-            if row.seq not in self._done:
-                self._feedback(row.seq, FeedbackEvent.model_validate_json(row.payload))
+            if row.seq not in self._linked:  # (this batch's feedback too, once its turns are in)
+                self._feedback(row.seq, FeedbackEvent.model_validate_json(row.payload), late=True)
 
     def _drop_unused(self, record_ids: list[str]) -> None:
         """Delete superseded session records unless something still holds on to them: a response,
@@ -644,11 +836,6 @@ class _Batch:
         )  # suggestions go with it (ON DELETE CASCADE)
 
     def _preference(self, seq: int, e: PreferenceEvent) -> None:
-        if e.chosen not in {c.id for c in e.candidates}:
-            raise DataError(
-                f"event {e.id}: chosen {e.chosen!r} is not one of the candidates",
-                [ErrorDetail("unknown_candidate", ("chosen",), "expected a candidate id", e.chosen)],
-            )
         if e.prompt is None and e.session_id in self._history:
             # The session's messages are valid already: validate the candidates alone.
             try:
@@ -659,7 +846,7 @@ class _Batch:
             except ValidationError as err:
                 log.debug("capture event %s: no record: %s", e.id, err.errors()[0]["msg"])
                 return
-            content["prompt"] = self._history[e.session_id][0]
+            content["prompt"] = self._history_at(e.session_id, seq)[0]
             answer = {"preferred": {"choice": e.chosen, "rationale": e.reason}}
             responses = [Response(user=_user(e.user), answers=answer)]
             rid = self._add_valid(content, e.id, e.metadata, responses, session_id=e.session_id)
@@ -669,7 +856,8 @@ class _Batch:
         if e.prompt is not None:
             prompt = [m.model_dump(mode="json", exclude_none=True) for m in e.prompt]
         else:
-            prompt = [p["message"] for _, p, _ in self._rows("turn", e.session_id)] if e.session_id else []
+            turns = self._rows("turn", e.session_id) if e.session_id else []
+            prompt = [p["message"] for s, p, _ in turns if s < seq]  # the session as the pick arrived
         content = {
             "kind": "comparison",
             "prompt": prompt,
@@ -681,19 +869,32 @@ class _Batch:
         if rid:
             self._link(seq, rid)
 
-    def _feedback(
-        self, seq: int, e: FeedbackEvent, turns: list[tuple[int, dict[str, Any], str | None]] | None = None
-    ) -> None:
-        self._done.add(seq)
-        history = self._history.get(e.session_id) if turns is None else None
-        if history is not None and (e.turn_id is None or history[1] is not None):
-            self._feedback_on(seq, e, *history)
-            return
-        turns = self._rows("turn", e.session_id) if turns is None else turns
+    def _feedback(self, seq: int, e: FeedbackEvent, *, late: bool = False) -> None:
+        """Feedback rates the turn it names, or else the last assistant turn before it arrived
+        (``late`` feedback, kept since it came before any, the first one after it), in the
+        session as it was once both had arrived: the same record however events were batched."""
+        if e.session_id in self._history and not late:
+            _, ids, seqs = self._history[e.session_id]
+            if e.turn_id is None or ids is not None:
+                named = [s for i, s in zip(ids or [], seqs, strict=False) if i == e.turn_id]
+                messages, ids = self._history_at(e.session_id, max([seq, *named[-1:]]) + 1)
+                self._feedback_on(seq, e, messages, ids)
+                return
+        turns = self._rows("turn", e.session_id)
         target = None
-        for i, (_, p, _) in enumerate(turns):
-            if p["message"]["role"] == "assistant" and (e.turn_id is None or p["id"] == e.turn_id):
+        for i, (s, p, _) in enumerate(turns):
+            if p["message"]["role"] != "assistant":
+                continue
+            if e.turn_id is not None:
+                if p["id"] == e.turn_id:
+                    target = i
+            elif s < seq:
                 target = i
+        # The session as it was once the feedback (and the turn it names) had arrived.
+        upto = seq + 1 if target is None or e.turn_id is None else max(seq, turns[target][0]) + 1
+        if target is None and late and e.turn_id is None:
+            after = [i for i, (s, p, _) in enumerate(turns) if p["message"]["role"] == "assistant" and s > seq]
+            target, upto = (after[0], turns[after[0]][0] + 1) if after else (None, upto)
         if target is None:
             log.debug("feedback %s: session %s has no such assistant turn yet", e.id, e.session_id)
             return
@@ -701,7 +902,10 @@ class _Batch:
         if not answers:
             return
         rid = self._add(
-            {"kind": "conversation", "messages": [p["message"] for _, p, _ in turns[: target + 1]]},
+            {
+                "kind": "conversation",
+                "messages": [p["message"] for s, p, _ in turns[: target + 1] if s < upto],
+            },
             e.id,
             e.metadata,
             [Response(user=_user(e.user), answers=answers)],
@@ -752,11 +956,9 @@ class _Batch:
         steps_ev = [AgentStepEvent.model_validate(p) for _, p, _ in self._rows("agent_step", e.run_id)]
         steps_ev.sort(key=lambda s: s.index if s.index is not None else 1 << 30)
         task = e.task or next((s.task for s in steps_ev if s.task), None)
-        if task is None:
-            raise DataError(
-                f"event {e.id}: run {e.run_id!r} has no task (send it on the first step or on the end event)",
-                [ErrorDetail("missing", ("task",), "expected the run's task")],
-            )
+        if task is None:  # (checked on arrival: only a step removed since could cause it)
+            log.warning("capture event %s: run %r has no task: no record", e.id, e.run_id)
+            return
         steps: list[Step] = [s.step for s in steps_ev]
         run = AgentRunEvent(
             id=e.id,

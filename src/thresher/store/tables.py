@@ -260,6 +260,16 @@ capture_events = Table(
     Index("ix_capture_events_record", "record_id"),  # "does an event still hold this record?"
 )
 
+# How far capture's worker has gone, per project: `records` (events up to `seq` have become
+# their records) and `triage` (the rules have seen those records).
+capture_cursors = Table(
+    "capture_cursors",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(16), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
 # -- background jobs and webhooks (server) ------------------------------------------------------
 
 # Background jobs (exports): their state lives here, so progress survives a page reload and a

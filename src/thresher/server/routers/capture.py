@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Request
 
-from thresher.model import CaptureBatch, CaptureResult
+from thresher.model import CaptureBatch, CaptureEvent, CaptureResult
 from thresher.server.deps import ProjectAccess, StoreDep, need
 from thresher.server.errors import ERROR_RESPONSES
 from thresher.server.events import emit
 from thresher.server.permissions import Action
 from thresher.settings import Settings
 from thresher.store import Store
+from thresher.store.capture import CaptureCounts
 
 log = logging.getLogger("thresher.capture")
 
@@ -33,24 +35,42 @@ def capture(
     request: Request,
     background: BackgroundTasks,
 ) -> CaptureResult:
-    """Store each event once (a retried event is a duplicate) and turn it into records."""
-    counts = store.capture.apply(ctx.project.name, batch.events)
+    """Store each event once (a retried event is a duplicate); the events become records right
+    after, in the server's capture worker."""
+    counts = accept(request, store, ctx, batch.events, "capture", background)
+    return CaptureResult(accepted=counts.accepted, duplicates=counts.duplicates)
+
+
+def accept(
+    request: Request,
+    store: Store,
+    ctx: ProjectAccess,
+    events: Sequence[CaptureEvent],
+    source: str,
+    background: BackgroundTasks | None = None,
+) -> CaptureCounts:
+    """Store the events. With the app's capture worker running (``thresher serve``) the request
+    only writes the ledger and the worker makes the records; without it (an app run without its
+    lifespan) the records are made here, and triaged after the response."""
+    worker = request.app.state.capture_worker
+    if worker is not None:
+        counts = store.capture.ingest(ctx.project.name, events)
+        if counts.accepted:
+            worker.wake()
+    else:
+        counts = store.capture.apply(ctx.project.name, events)
+        settings: Settings = request.app.state.settings
+        if counts.record_ids and settings.triage_on_capture and background is not None:
+            background.add_task(_triage, store, ctx.project.name, counts.record_ids)
     if counts.accepted:
         assert ctx.project.id is not None
-        emit(store, ctx.project.id, "records.added", {"source": "capture", "events": counts.accepted})
-    settings: Settings = request.app.state.settings
-    if counts.record_ids and settings.triage_on_capture:
-        worker = request.app.state.triage
-        if worker is not None:
-            worker.wake()  # the worker follows the capture ledger; this only says "now"
-        else:  # the app runs without its lifespan (no worker): triage after the response, as before
-            background.add_task(_triage, store, ctx.project.name, counts.record_ids)
-    return CaptureResult(accepted=counts.accepted, duplicates=counts.duplicates)
+        emit(store, ctx.project.id, "records.added", {"source": source, "events": counts.accepted})
+    return counts
 
 
 def _triage(store: Store, project: str, record_ids: list[str]) -> None:
     """After the response: triage never delays or fails a capture. Rules act once per record and
-    action, so the worker (or `thresher curate triage`) catches up on anything a crash skipped."""
+    action, so `thresher curate triage` catches up on anything a crash skipped."""
     from thresher.curate.triage import apply_rules_to_records
 
     try:

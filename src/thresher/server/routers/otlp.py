@@ -10,8 +10,8 @@ from thresher.model import CAPTURE_DATASET
 from thresher.server import otlp
 from thresher.server.deps import ProjectAccess, StoreDep, need
 from thresher.server.errors import ERROR_RESPONSES
-from thresher.server.events import emit
 from thresher.server.permissions import Action
+from thresher.server.routers.capture import accept
 
 router = APIRouter(prefix="/projects/{project}/otlp", tags=["capture"], responses=ERROR_RESPONSES)
 
@@ -46,10 +46,7 @@ async def traces(
     if events:
         from starlette.concurrency import run_in_threadpool
 
-        counts = await run_in_threadpool(store.capture.apply, ctx.project.name, events)
-        if counts.accepted:
-            assert ctx.project.id is not None
-            emit(store, ctx.project.id, "records.added", {"source": "otlp", "events": counts.accepted})
+        await run_in_threadpool(accept, request, store, ctx, events, "otlp")
     if "json" in content_type:
         return Response(b"{}", media_type="application/json")
     return Response(b"", media_type="application/x-protobuf")  # an empty ExportTraceServiceResponse

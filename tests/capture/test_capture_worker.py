@@ -1,5 +1,6 @@
-"""Triage of captured records runs behind intake: a worker follows the capture ledger behind a
-cursor kept in the store, and group commits stay bounded so no request waits behind a huge one."""
+"""Captured events become records, and are triaged, behind intake: a worker follows the capture
+ledger behind cursors kept in the store, and group commits stay bounded so no request waits
+behind a huge one."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from thresher.curate.triage import CaptureTriage, TriageProcess
+from thresher.curate.capture_worker import CaptureWorker, CaptureWorkerProcess
 from thresher.model import CaptureBatch, CaptureEvent
 from thresher.server import create_app
 from thresher.settings import Settings
@@ -51,15 +52,15 @@ def test_the_worker_catches_up_on_records_captured_while_it_was_down(store: Stor
     store.capture.apply("shop", events([failed_run("r1"), failed_run("r2")]))
     assert count(store, "agent-sft-fixes") == 0 and store.capture.triage_cursor(project.id) == 0
 
-    assert CaptureTriage(store, batch=1).drain() == 2  # one event per batch: the cursor moves batch by batch
+    assert CaptureWorker(store, batch=1).drain() == 2  # one event per batch: the cursor moves batch by batch
     assert count(store, "agent-sft-fixes") == 2 and count(store, "evals-model-steps") == 2
     assert store.capture.triage_cursor(project.id) == store.capture.last_event_seq(project.id)
 
     # A restarted worker (a new instance: the cursor comes from the store) takes only what is new.
     store.capture.apply("shop", events([failed_run("r3")]))
-    assert CaptureTriage(store).drain() == 1
+    assert CaptureWorker(store).drain() == 1
     assert count(store, "agent-sft-fixes") == 3
-    assert CaptureTriage(store).drain() == 0
+    assert CaptureWorker(store).drain() == 0
 
     # A cursor set back (two workers overlapping for a moment) repeats no action.
     store.capture.advance_triage_cursor(project.id, 1)
@@ -78,17 +79,17 @@ def test_the_server_triages_in_a_worker_process_that_ends_with_it(tmp_path: Path
         project = store.create_project("shop")
         assert project.id is not None
         _, secret = store.accounts.create_key(project.id, "app", "web")
-        app = create_app(store, Settings(cookie_secure=False, triage_idle_seconds=0.1))
+        app = create_app(store, Settings(cookie_secure=False, capture_idle_seconds=0.1))
         with TestClient(app) as client:
-            assert app.state.triage.pid is None  # nothing captured yet: no process
+            assert app.state.capture_worker.pid is None  # nothing captured yet: no process
             r = client.post(
                 "/api/v1/projects/shop/capture",
                 json={"events": [failed_run("r1")]},
                 headers={"Authorization": f"Bearer {secret}"},
             )
             assert r.status_code == 200, r.text
-            worker = app.state.triage
-            assert isinstance(worker, TriageProcess)
+            worker = app.state.capture_worker
+            assert isinstance(worker, CaptureWorkerProcess)
             assert worker.pid is not None and worker.pid != os.getpid()
             deadline = time.monotonic() + 60
             while count(store, "agent-sft-fixes") == 0 and time.monotonic() < deadline:
@@ -174,10 +175,10 @@ def test_the_worker_process_exits_when_its_server_is_killed(tmp_path: Path) -> N
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from thresher.curate.triage import TriageProcess\n"
+        "from thresher.curate.capture_worker import CaptureWorkerProcess\n"
         "from thresher.store import Store\n"
         f"store = Store.open(Path({str(tmp_path)!r}))\n"
-        "w = TriageProcess(store, store.engine.url.render_as_string(hide_password=False), "
+        "w = CaptureWorkerProcess(store, store.engine.url.render_as_string(hide_password=False), "
         "str(Path(sys.argv[1])), idle_seconds=0.1)\n"
         "w.wake()\n"
         "print(w.pid, flush=True)\n"
@@ -197,12 +198,12 @@ def test_the_worker_process_exits_when_its_server_is_killed(tmp_path: Path) -> N
 
 
 def test_the_thread_worker_triages_as_captures_arrive(store: Store) -> None:
-    """``triage_worker = "thread"`` (and any store a second process cannot open): the same
+    """``capture_worker = "thread"`` (and any store a second process cannot open): the same
     worker as a thread of the server, woken by each capture."""
     project = store.create_project("shop")
     assert project.id is not None
     _, secret = store.accounts.create_key(project.id, "app", "web")
-    app = create_app(store, Settings(cookie_secure=False, triage_worker="thread", triage_idle_seconds=5))
+    app = create_app(store, Settings(cookie_secure=False, capture_worker="thread", capture_idle_seconds=5))
     with TestClient(app) as client:
         r = client.post(
             "/api/v1/projects/shop/capture",
@@ -223,7 +224,7 @@ def test_the_cursor_query_reads_a_range_of_the_primary_key(sqlite_store: Store) 
 
     from thresher.store.capture import captured_after_query
 
-    q = captured_after_query(1, 5, 9)
+    q = captured_after_query(1, 5, 100, 9)
     sql = str(q.compile(sqlite_store.engine, compile_kwargs={"literal_binds": True}))
     with sqlite_store.engine.connect() as conn:
         plan = " ".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
