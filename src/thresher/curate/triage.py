@@ -15,10 +15,10 @@ split, and ``python: module:function`` as the escape hatch. Actions: add_to a da
 for annotation (the copy's metadata carries ``skill`` and ``language``, which the annotation
 queues route by), eval_item in a named eval dataset, tag, set_split.
 
-Rules run in batch (``triage_dataset``) and on captured records: a worker (``CaptureTriage``, in
-a process of its own beside the server) follows the capture ledger behind a cursor kept in the
-store. Each rule acts once per record and action (the triage log remembers), so re-running is
-safe.
+Rules run in batch (``triage_dataset``) and on captured records: the capture worker
+(``thresher.curate.capture_worker``, in a process of its own beside the server) follows the
+capture ledger behind a cursor kept in the store. Each rule acts once per record and action (the
+triage log remembers), so re-running is safe.
 """
 
 from __future__ import annotations
