@@ -107,6 +107,11 @@ def captured_after_query(project_id: int, after: int, upto: int, limit: int) -> 
     )
 
 
+def _cursor_is(project_id: int, name: str) -> Any:
+    c = t.capture_cursors
+    return (c.c.project_id == project_id) & (c.c.name == name)
+
+
 def _user(user: str | None) -> str:
     return f"app:{user or 'anonymous'}"
 
@@ -162,9 +167,8 @@ class Capture:
 
     def cursor(self, project_id: int, name: str) -> int:
         """The last event seq the ``records`` step (or ``triage``) has done in the project; 0: none."""
-        c = t.capture_cursors
         with self.store.engine.connect() as conn:
-            seq = conn.execute(select(c.c.seq).where(c.c.project_id == project_id, c.c.name == name)).scalar()
+            seq = conn.execute(select(t.capture_cursors.c.seq).where(_cursor_is(project_id, name))).scalar()
         return int(seq or 0)
 
     def records_cursor(self, project_id: int) -> int:
@@ -176,7 +180,7 @@ class Capture:
     def _ensure_cursor(self, project_id: int, name: str) -> None:
         c = t.capture_cursors
         with self.store.engine.connect() as conn:
-            if conn.execute(select(c.c.seq).where(c.c.project_id == project_id, c.c.name == name)).first():
+            if conn.execute(select(c.c.seq).where(_cursor_is(project_id, name))).first():
                 return
         try:
             with self.store.engine.begin() as conn:
@@ -189,9 +193,7 @@ class Capture:
         c = t.capture_cursors
         self._ensure_cursor(project_id, TRIAGE)
         with self.store.engine.begin() as conn:
-            conn.execute(
-                update(c).where(c.c.project_id == project_id, c.c.name == TRIAGE, c.c.seq < seq).values(seq=seq)
-            )
+            conn.execute(update(c).where(_cursor_is(project_id, TRIAGE), c.c.seq < seq).values(seq=seq))
 
     def last_event_seq(self, project_id: int) -> int:
         ce = t.capture_events
@@ -294,9 +296,8 @@ class Capture:
         """The records cursor, locked for this transaction (a write: SQLite's write lock, or the
         row's lock on PostgreSQL), so two workers never make the same records."""
         c = t.capture_cursors
-        where = (c.c.project_id == project_id) & (c.c.name == RECORDS)
-        conn.execute(update(c).where(where).values(seq=c.c.seq))
-        return int(conn.execute(select(c.c.seq).where(where)).scalar_one())
+        conn.execute(update(c).where(_cursor_is(project_id, RECORDS)).values(seq=c.c.seq))
+        return int(conn.execute(select(c.c.seq).where(_cursor_is(project_id, RECORDS))).scalar_one())
 
     def _materialize(self, project_id: int, after: int, rows: list[tuple[int, CaptureEvent]]) -> bool:
         project = self._project_name(project_id)
@@ -313,17 +314,14 @@ class Capture:
                 return False
             for name, evs in by_dataset.items():
                 with self.store.writer(datasets[name], connection=conn) as writer:
-                    _Batch(writer, datasets[name], project_id, upto).run(evs)
-            c = t.capture_cursors
-            conn.execute(update(c).where(c.c.project_id == project_id, c.c.name == RECORDS).values(seq=upto))
+                    _Batch(writer, project_id, upto).run(evs)
+            conn.execute(update(t.capture_cursors).where(_cursor_is(project_id, RECORDS)).values(seq=upto))
         return True
 
     def _skip(self, project_id: int, after: int, seq: int) -> None:
         c = t.capture_cursors
         with self.store.engine.begin() as conn:
-            conn.execute(
-                update(c).where(c.c.project_id == project_id, c.c.name == RECORDS, c.c.seq == after).values(seq=seq)
-            )
+            conn.execute(update(c).where(_cursor_is(project_id, RECORDS), c.c.seq == after).values(seq=seq))
 
     def _project_name(self, project_id: int) -> str:
         with self.store.engine.connect() as conn:
@@ -521,10 +519,9 @@ class _Batch:
     ``upto`` is the last event of the records transaction: the ledger's later events (stored
     since, not yet made into records) are left out of every query, as if not there yet."""
 
-    def __init__(self, writer: RecordWriter, dataset: Dataset, project_id: int, upto: int) -> None:
+    def __init__(self, writer: RecordWriter, project_id: int, upto: int) -> None:
         self.w = writer
         self.conn: Connection = writer.connection
-        self.dataset = dataset
         self.project_id = project_id
         self.upto = upto
         self._links: list[dict[str, Any]] = []  # event seq -> the record it became, written at the end
@@ -547,7 +544,6 @@ class _Batch:
         need_ids = {e.session_id for _, e in new if isinstance(e, FeedbackEvent) and e.turn_id}
         self._history = self._histories(sorted(keys), fresh_turns, need_ids)
         self._by_session = self._rows_for(sorted(keys - set(self._history)))
-        self._linked: set[int] = set()  # seqs of the events that made a record in this batch
         for seq, e in new:
             if isinstance(e, TurnEvent):
                 sessions[e.session_id][seq] = e
@@ -569,7 +565,6 @@ class _Batch:
         self._drop_unused(superseded)
 
     def _link(self, seq: int, record_id: str) -> None:
-        self._linked.add(seq)
         self._links.append({"_seq": seq, "_rid": record_id})
 
     def _rows(self, type_: str, key: str) -> list[tuple[int, dict[str, Any], str | None]]:
@@ -749,8 +744,9 @@ class _Batch:
     def _histories(
         self, keys: list[str], fresh_turns: dict[str, dict[int, TurnEvent]], need_ids: set[str]
     ) -> dict[str, tuple[list[dict[str, Any]], list[str] | None, list[int]]]:
-        """(messages, turn ids or None) of the sessions whose conversation is their current record
-        followed by this batch's new turns; the others are left out (read from their turns)."""
+        """(messages, turn ids or None, each message's event seq) of the sessions whose
+        conversation is their current record followed by this batch's new turns; the others are
+        left out (read from their turns)."""
         if not keys:
             return {}
         fresh_seqs = [seq for turns in fresh_turns.values() for seq in turns]
@@ -785,13 +781,10 @@ class _Batch:
             out[sid] = (messages, ids, seqs)
         return out
 
-    def _history_at(self, sid: str, before: int | None) -> tuple[list[dict[str, Any]], list[str] | None]:
-        """A session's messages (and turn ids) as they were when event ``before`` arrived (None: all
-        of them, up to the batch's end): what an event refers to does not depend on how the
-        events were batched."""
+    def _history_at(self, sid: str, before: int) -> tuple[list[dict[str, Any]], list[str] | None]:
+        """A session's messages (and turn ids) as they were when event ``before`` arrived: what an
+        event refers to does not depend on how the events were batched."""
         messages, ids, seqs = self._history[sid]
-        if before is None:
-            return messages, ids
         keep = [i for i, s in enumerate(seqs) if s < before]
         return [messages[i] for i in keep], (None if ids is None else [ids[i] for i in keep])
 
@@ -815,8 +808,9 @@ class _Batch:
                 ce.c.record_id.is_(None),
             )
         ).all()
+        linked = {link["_seq"] for link in self._links}  # (links are written at the batch's end)
         for row in sorted(rows, key=lambda r: r.seq):
-            if row.seq not in self._linked:  # (this batch's feedback too, once its turns are in)
+            if row.seq not in linked:  # (this batch's feedback too, once its turns are in)
                 self._feedback(row.seq, FeedbackEvent.model_validate_json(row.payload), late=True)
 
     def _drop_unused(self, record_ids: list[str]) -> None:
