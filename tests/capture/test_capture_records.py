@@ -163,3 +163,27 @@ def test_what_could_not_become_a_record_is_refused_on_arrival(store: Store, even
     assert r.status_code == 422, r.text
     assert says in r.text
     assert store.capture.event_counts(project.id) == {}
+
+
+def test_a_database_error_skips_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the database fails (locked too long, a dropped connection), no event is skipped: the
+    error reaches the worker, which tries again later, and the cursor stays where it was."""
+    from sqlalchemy.exc import OperationalError
+
+    from thresher.store import capture as capture_module
+
+    project = store.create_project("shop")
+    assert project.id is not None
+    store.capture.ingest("shop", events([e for e in traffic(4, 60) if e["type"] == "agent_run"][:3]))
+    real = capture_module._Batch._agent_run
+
+    def unavailable(self: Any, seq: int, e: Any) -> None:
+        raise OperationalError("INSERT ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(capture_module._Batch, "_agent_run", unavailable)
+    with pytest.raises(OperationalError):
+        store.capture.materialize(project.id)
+    assert store.capture.records_cursor(project.id) == 0
+    monkeypatch.setattr(capture_module._Batch, "_agent_run", real)
+    assert store.capture.materialize_all(project.id) == 3
+    assert len(snapshot(store, "shop")) == 3

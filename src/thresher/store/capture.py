@@ -48,7 +48,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, bindparam, case, delete, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from thresher.errors import DataError, ErrorDetail, NotFound
 from thresher.model import (
@@ -262,6 +262,8 @@ class Capture:
                 try:
                     if not self._materialize(project_id, after, rows):
                         continue  # another worker moved the cursor meanwhile: read again
+                except (OperationalError, InterfaceError):
+                    raise  # the database, not the event (locked, gone for a moment): skip nothing, retry later
                 except Exception:
                     if len(rows) > 1:
                         limit = 1  # find the event that fails: one at a time
