@@ -200,7 +200,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
 
     def chaos() -> None:
         for fraction in (0.33, 0.66)[:kills]:
-            while not done.is_set() and sum(sent_by) < fraction * total:
+            while not done.is_set() and sum(sent_by[:]) < fraction * total:
                 time.sleep(0.05)
             if done.is_set():
                 return
@@ -232,7 +232,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
     # Records and triage are made behind intake, by the capture worker: how long until each caught up.
     t1 = time.monotonic()
     last = store.capture.last_event_seq(project.id)
-    records_after = triage_after = float("nan")
+    records_after = float("nan")
     if hasattr(store.capture, "records_cursor"):  # (a build before the capture worker made records inline)
         while store.capture.records_cursor(project.id) < last and time.monotonic() - t1 < 600:
             time.sleep(0.1)
@@ -245,7 +245,6 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
             moved = time.monotonic()
     caught_up = store.capture.triage_cursor(project.id) >= last
     triage_after = time.monotonic() - t1
-    catch_up = triage_after
     server.stop()
     stored = store.capture.event_counts(project.id)
     store.close()
@@ -272,7 +271,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
         f"({len(log) - len(calm)} requests during restarts or failed); stored {total_stored:,} "
         f"(sent {sent:,}, dropped {dropped}, failed {failed}) -> {'exactly once' if ok else 'MISMATCH'}; "
         f"records made {records_after:.1f} s and triage {'caught up' if caught_up else 'NOT caught up'} "
-        f"{catch_up:.1f} s after the last event",
+        f"{triage_after:.1f} s after the last event",
         flush=True,
     )
     if backend == "sqlite" and offered is None:
