@@ -61,6 +61,14 @@ class Principal:
             return "owner"
         return store.accounts.role_of(self.user.id, project_id)
 
+    def project_and_role(self, store: Store, name: str) -> tuple[Project, str | None]:
+        """The project named ``name`` and this caller's role in it (None: none), a user's in one query."""
+        if self.user is not None and not self.user.is_admin:
+            return store.project_with_role(name, self.user.id)
+        project = store.get_project(name)
+        assert project.id is not None
+        return project, self.role_in(store, project.id)
+
 
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
@@ -126,12 +134,7 @@ def need(action: Action) -> object:
     ) -> ProjectAccess:
         principal = get_principal(request, store)
         try:
-            if principal.user is not None and not principal.user.is_admin:
-                p, role = store.project_with_role(project, principal.user.id)
-            else:
-                p = store.get_project(project)
-                assert p.id is not None
-                role = principal.role_in(store, p.id)
+            p, role = principal.project_and_role(store, project)
         except NotFound:
             raise NotFound(f"no project named {project!r}") from None
         if role is None:
