@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from web_support import Api, WebServer, login, page_errors, shot
 
 pytest.importorskip("PIL")
@@ -228,7 +229,12 @@ def test_segment_a_video_by_keyboard(page: Page, media: dict[str, Any]) -> None:
     before = float(task.get_attribute("data-time") or 0)
     press(" ")
     # A loaded machine can take seconds to start playback in headless Chromium.
-    page.wait_for_function(f"el => Number(el.dataset.time) !== {before}", arg=task.element_handle(), timeout=20_000)
+    try:
+        page.wait_for_function(f"el => Number(el.dataset.time) !== {before}", arg=task.element_handle(), timeout=20_000)
+    except PlaywrightTimeout:  # (seen once in a while: say what the player was doing, for the next look)
+        state = video.evaluate("v => ({paused: v.paused, t: v.currentTime, ready: v.readyState, seeking: v.seeking})")
+        focus = page.evaluate("document.activeElement && document.activeElement.outerHTML.slice(0, 120)")
+        raise AssertionError(f"space did not start the clock at {before}: video {state}, focus {focus}") from None
     press(" ")
     shot(page, "task-media-timeline")
     _submit(page)
