@@ -229,3 +229,16 @@ def test_the_cursor_query_reads_a_range_of_the_primary_key(sqlite_store: Store) 
     with sqlite_store.engine.connect() as conn:
         plan = " ".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
     assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan
+
+
+def test_a_worker_asked_to_stop_first_makes_the_records_of_what_was_stored(store: Store) -> None:
+    """A server shut down right after accepting events leaves them as records, not just in the
+    ledger (the CLI, which runs no worker, reads the datasets next); triage waits for the next start."""
+    project = store.create_project("shop")
+    assert project.id is not None
+    store.capture.ingest("shop", events([failed_run("r1"), failed_run("r2")]))
+    assert store.capture.records_cursor(project.id) == 0
+    CaptureWorker(store).run(stop=lambda: True, wait=lambda _: None, idle_seconds=0)
+    assert count(store, "capture") == 2
+    assert store.capture.records_cursor(project.id) == store.capture.last_event_seq(project.id)
+    assert store.capture.triage_cursor(project.id) == 0

@@ -64,13 +64,20 @@ class CaptureWorker:
 
     def run(self, stop: Callable[[], bool], wait: Callable[[float], Any], idle_seconds: float) -> None:
         """Drain, then wait ``idle_seconds`` (or a wake-up), until ``stop()``. A failed pass is
-        logged and tried again after the wait: the cursors only move past work that was done."""
+        logged and tried again after the wait: the cursors only move past work that was done.
+        Asked to stop, it first makes the records of every event stored (triage waits for the
+        next start): what a server accepted is in its datasets once it has shut down."""
         while not stop():
             try:
                 self.drain(stop=stop)
             except Exception:
                 log.exception("the capture worker's pass failed; retrying")
             wait(idle_seconds)
+        try:
+            for project_id, _ in self.store.capture.projects_with_events():
+                self.store.capture.materialize_all(project_id)
+        except Exception:
+            log.exception("making the records of captured events at shutdown failed; the next start makes them")
 
 
 class CaptureWorkerThread:
