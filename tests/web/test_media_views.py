@@ -196,6 +196,11 @@ def test_paint_a_mask_stored_as_coco_rle(page: Page, media: dict[str, Any]) -> N
     assert errors == []
 
 
+# In about one run in twelve here, headless Chromium's player stays seeking (readyState 1) after
+# the frame steps below and never plays; waiting for the seek to land first did not change that
+# rate, and h11 or httptools serving the ranges made no difference either. Known, not understood:
+# a rerun must pass whole.
+@pytest.mark.flaky(reruns=2, only_rerun=["AssertionError", "TimeoutError"])
 def test_segment_a_video_by_keyboard(page: Page, media: dict[str, Any]) -> None:
     errors = page_errors(page)
     task = _open(page, "clips")
