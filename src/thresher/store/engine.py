@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from thresher.errors import ConfigError, DataError, MissingExtra
+from thresher.store.sqlite_lock import LockingConnection, write_lock
 
 DB_FILE = "thresher.db"
+BUSY_TIMEOUT_MS = 10_000
 
 
 def resolve_url(url: str | None, home: Path) -> str:
@@ -42,8 +44,14 @@ def make_engine(url: str) -> Engine:
         return engine
     # A pool as large as the server's threadpool can use: under load, the default (5 + 10 overflow)
     # kept opening and closing overflow connections, each paying its PRAGMAs again.
-    in_memory = make_url(url).database in (None, "", ":memory:")
-    engine = create_engine(url) if in_memory else create_engine(url, pool_size=20, max_overflow=20)
+    database = make_url(url).database
+    if database in (None, "", ":memory:") or str(database).startswith("file:"):
+        engine = create_engine(url)
+    else:
+        # Writers queue on a file lock rather than sleep in SQLite's busy handler (sqlite_lock).
+        engine = create_engine(url, pool_size=20, max_overflow=20, connect_args={"factory": LockingConnection})
+        lock = write_lock(Path(str(database)), BUSY_TIMEOUT_MS / 1000)
+        event.listen(engine, "connect", lambda conn, _record: setattr(conn, "lock", lock))
     event.listen(engine, "connect", _sqlite_on_connect)
     return engine
 
@@ -54,7 +62,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MB: bulk inserts keep their index pages in memory
     cur.close()
 
@@ -101,3 +109,11 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def begin_write(conn: Connection) -> None:
+    """Start ``conn``'s transaction as a writer, on SQLite (where a transaction that reads first
+    takes its snapshot then, and fails if another writer commits before its first write). Call it
+    first in the transaction; on PostgreSQL it does nothing."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
