@@ -94,6 +94,8 @@ class CaptureWorkerThread:
     def start(self) -> None:
         self._thread.start()
 
+    started = True  # (``wake`` never starts anything: it costs an event's set)
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -145,6 +147,11 @@ class CaptureWorkerProcess:
                     self._process.start()
                     self._started = True
         self._wake.set()
+
+    @property
+    def started(self) -> bool:
+        """Whether the process runs (until then, ``wake`` starts it: tens of milliseconds)."""
+        return self._started
 
     @property
     def pid(self) -> int | None:

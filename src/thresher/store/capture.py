@@ -27,11 +27,13 @@ What each kind of event becomes:
 An event that cannot become a record yet (feedback before its turn, say) stays in the ledger,
 and a later event completes it. The triage worker follows the records behind its own cursor.
 
-Group commit (ingest): concurrent requests queue up; one thread at a time (the leader) takes
-the oldest requests waiting, up to a bound in events and in expected time, and inserts them in
-one transaction, then hands over. A commit costs the same for one event as for a thousand, and
-SQLite has one writer anyway. If anything in a group fails, the group is rolled back and each
-request is retried alone, so one bad request fails only itself.
+Group commit (ingest): concurrent requests queue up; one committer thread takes the oldest
+requests waiting, up to a bound in events and in expected time, inserts them in one
+transaction, and completes each request's future. A commit costs the same for one event as for
+a thousand, and SQLite has one writer anyway. A request waits on its own future (an async
+server awaits it without holding a thread), not on a condition all waiters wake up for. If
+anything in a group fails, the group is rolled back and each request is retried alone, so one
+bad request fails only itself.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +76,7 @@ from thresher.model import (
 from thresher.model.content import ComparisonContent, ConversationContent
 from thresher.model.record import hash_dump
 from thresher.store import tables as t
+from thresher.store.engine import begin_write
 from thresher.store.writer import RecordWriter
 
 log = logging.getLogger("thresher.capture")
@@ -84,6 +89,10 @@ FEEDBACK = ChoiceQuestion(
 )
 RECORDS, TRIAGE = "records", "triage"  # the cursors (`capture_cursors.name`)
 _EVENT: TypeAdapter[CaptureEvent] = TypeAdapter(CaptureEvent)
+
+
+class _CursorMoved(Exception):
+    """Another worker made these records meanwhile."""
 
 
 @dataclass
@@ -118,25 +127,24 @@ def _user(user: str | None) -> str:
 
 @dataclass
 class _Request:
-    """One call of ``ingest``, waiting for a leader to commit it."""
+    """One call of ``submit``, waiting for the committer."""
 
     project: str
     events: list[CaptureEvent]
-    counts: CaptureCounts | None = None
-    error: BaseException | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.counts is not None or self.error is not None
+    future: Future[CaptureCounts] = field(default_factory=Future)
 
 
-# A leader takes waiting requests up to this many events, and up to about GROUP_SECONDS of work
+# The committer takes waiting requests up to this many events, and up to about GROUP_SECONDS of work
 # (by the recent CPU cost per event), so a request never waits behind a huge group: latency stays
 # near one group's time while the commit is still shared by everything that waited.
 GROUP_EVENTS = 1000
 GROUP_SECONDS = 0.05
-# A records transaction holds SQLite's one write lock, which intake waits for: keep it short.
-MATERIALIZE_SECONDS = 0.02
+COMMITTER_IDLE_SECONDS = 1.0
+# The writes of a records transaction hold SQLite's one write lock, which intake waits for: a
+# transaction takes as many events as its writes store in about this long. (Reading the events
+# and building their records comes first and holds no lock; the bigger the transaction, the
+# fewer queries per event.)
+MATERIALIZE_SECONDS = 0.015
 
 
 class Capture:
@@ -146,12 +154,12 @@ class Capture:
         self.store = store  # thresher.store.Store (typed loosely: store.py imports this module)
         self._cv = threading.Condition()
         self._pending: list[_Request] = []
-        self._leading = False
+        self._committer: threading.Thread | None = None
         self.group_events = GROUP_EVENTS
         self.group_seconds = GROUP_SECONDS
         self.materialize_seconds = MATERIALIZE_SECONDS
         self._per_event = 0.0001  # seconds of ingest work per event, a moving average
-        self._per_record = 0.0004  # seconds of records work per event, a moving average
+        self._per_write = 0.00005  # seconds of records writes per event, a moving average
         self._materializing = threading.Lock()  # one records transaction at a time in this process
 
     def event_counts(self, project_id: int) -> dict[str, int]:
@@ -243,8 +251,8 @@ class Capture:
         return (int(rows[-1].seq) if rows else after), ids
 
     def materialize_limit(self) -> int:
-        """Events per records transaction: about ``materialize_seconds`` of work."""
-        return max(1, min(self.group_events, int(self.materialize_seconds / max(self._per_record, 1e-6))))
+        """Events per records transaction: about ``materialize_seconds`` of writes."""
+        return max(1, min(self.group_events, int(self.materialize_seconds / max(self._per_write, 1e-7))))
 
     def materialize(self, project_id: int, limit: int | None = None) -> int:
         """Turn the project's next stored events (after its records cursor, ``limit`` at most)
@@ -258,7 +266,6 @@ class Capture:
                 rows = self._events_after(project_id, after, limit)
                 if not rows:
                     return 0
-                start = time.thread_time()
                 try:
                     if not self._materialize(project_id, after, rows):
                         continue  # another worker moved the cursor meanwhile: read again
@@ -271,7 +278,6 @@ class Capture:
                     log.exception("capture event %s (seq %s) made no record", rows[0][1].id, rows[0][0])
                     self._skip(project_id, after, rows[0][0])
                     return 1
-                self._per_record = 0.8 * self._per_record + 0.2 * (time.thread_time() - start) / len(rows)
                 return len(rows)
 
     def materialize_all(self, project_id: int) -> int:
@@ -311,13 +317,24 @@ class Capture:
         datasets = {name: self._dataset(project, name, [e for _, e in evs]) for name, evs in by_dataset.items()}
         self._ensure_cursor(project_id, RECORDS)
         upto = rows[-1][0]
-        with self.store.engine.connect() as conn, conn.begin():
-            if self._lock_cursor(conn, project_id) != after:
-                return False
-            for name, evs in by_dataset.items():
-                with self.store.writer(datasets[name], connection=conn) as writer:
-                    _Batch(writer, project_id, upto).run(evs)
-            conn.execute(update(t.capture_cursors).where(_cursor_is(project_id, RECORDS)).values(seq=upto))
+        try:
+            with self.store.engine.connect() as conn, conn.begin(), ExitStack() as writers:
+                batches = []
+                for name, evs in by_dataset.items():
+                    writer = writers.enter_context(self.store.writer(datasets[name], connection=conn))
+                    batches.append(_Batch(writer, project_id, upto))
+                    batches[-1].prepare(evs)
+                # The first write: from here on the write lock is held (SQLite), or the cursor's
+                # row (PostgreSQL). Reading and building the records above held neither.
+                if self._lock_cursor(conn, project_id) != after:
+                    raise _CursorMoved  # rolls back; the writers' buffers are dropped
+                start = time.thread_time()  # CPU time: a wait for the disk or the CPU is not the batch's size
+                for batch in batches:
+                    batch.write()
+                conn.execute(update(t.capture_cursors).where(_cursor_is(project_id, RECORDS)).values(seq=upto))
+            self._per_write = 0.8 * self._per_write + 0.2 * (time.thread_time() - start) / len(rows)
+        except _CursorMoved:
+            return False
         return True
 
     def _skip(self, project_id: int, after: int, seq: int) -> None:
@@ -351,29 +368,33 @@ class Capture:
     def ingest(self, project: str, events: Sequence[CaptureEvent]) -> CaptureCounts:
         """Store the events (each client id once); returns when committed. Their records are
         made by ``materialize``."""
+        return self.submit(project, events).result()
+
+    def submit(self, project: str, events: Sequence[CaptureEvent]) -> Future[CaptureCounts]:
+        """``ingest`` without waiting: the future is done once the events are committed (an
+        async caller awaits it, holding no thread meanwhile)."""
         request = _Request(project, list(events))
         with self._cv:
             self._pending.append(request)
+            if self._committer is None:
+                self._committer = threading.Thread(target=self._commit_pending, name="thresher-commit", daemon=True)
+                self._committer.start()
+            else:
+                self._cv.notify()
+        return request.future
+
+    def _commit_pending(self) -> None:
+        """The committer thread: commit the waiting requests, the oldest first, a group at a time;
+        end after a second with nothing to do (the next ``submit`` starts another)."""
         while True:
             with self._cv:
-                while self._leading and not request.done:
-                    self._cv.wait()
-                if request.done:
-                    break
-                # No leader: lead, committing the oldest requests that fit one group. Ours may be
-                # beyond the bound: then we go round again after handing over.
-                self._leading = True
+                if not self._pending:
+                    self._cv.wait(COMMITTER_IDLE_SECONDS)
+                if not self._pending:
+                    self._committer = None
+                    return
                 group = self._take()
-            try:
-                self._commit_group(group)
-            finally:
-                with self._cv:
-                    self._leading = False
-                    self._cv.notify_all()
-        if request.error is not None:
-            raise request.error
-        assert request.counts is not None
-        return request.counts
+            self._commit_group(group)
 
     def group_limit(self) -> int:
         """How many events the next group may take: the size bound, or fewer when that much work
@@ -401,13 +422,13 @@ class Capture:
                 self._per_event = 0.8 * self._per_event + 0.2 * (time.thread_time() - start) / n
         except Exception as e:
             if len(group) == 1:
-                group[0].error = e
+                group[0].future.set_exception(e)
                 return
             for request in group:  # find the bad request: each alone, in its own transaction
                 self._commit_group([request])
             return
         for request, counts in zip(group, results, strict=True):
-            request.counts = counts
+            request.future.set_result(counts)
 
     def _project_id(self, project: str) -> int:
         try:
@@ -425,6 +446,7 @@ class Capture:
         ids = {project: self._project_id(project) for project in by_project}
         inserted: set[tuple[str, str]] = set()  # (project, client id) of each event stored now
         with self.store.engine.connect() as conn, conn.begin():
+            begin_write(conn)
             for project, events in by_project.items():
                 inserted.update((project, cid) for cid in _store_events(conn, ids[project], events))
         results = []
@@ -527,10 +549,12 @@ class _Batch:
         self.project_id = project_id
         self.upto = upto
         self._links: list[dict[str, Any]] = []  # event seq -> the record it became, written at the end
+        self._unlink: list[int] = []  # seqs of turns no longer their session's last, written at the end
+        self._superseded: list[str] = []  # session records replaced by a newer version
 
-    def run(self, new: list[tuple[int, CaptureEvent]]) -> None:
-        """Make the records of these events (seq, event), in seq order; each event is linked to
-        the record it became, if any (a session's record to its last turn)."""
+    def prepare(self, new: list[tuple[int, CaptureEvent]]) -> None:
+        """Make the records of these events (seq, event), in seq order, and what to link and
+        unlink: reads only, so the write lock is free meanwhile (``write`` stores it all)."""
         sessions: dict[str, dict[int, TurnEvent]] = defaultdict(dict)  # the new turns of each session
         # Sessions whose history an event needs (feedback, a pick without its own prompt): their
         # turns and feedback read in one query. Sessions that only grew get their new turns
@@ -557,14 +581,20 @@ class _Batch:
                 self._agent_run(seq, e)
             elif isinstance(e, AgentEndEvent):
                 self._agent_end(seq, e)
-        superseded = self._sessions(sessions)
-        # Write the new records (and their responses) before deciding what the old ones still hold.
+        self._superseded = self._sessions(sessions)
+
+    def write(self) -> None:
+        """Store what ``prepare`` made: the records, each event's link to the record it became
+        (a session's record to its last turn), and the end of the session records superseded."""
+        ce = t.capture_events
+        # The new records (and their responses) first, then what the old ones still hold.
         self.w.flush()
+        if self._unlink:
+            self.conn.execute(update(ce).where(ce.c.seq.in_(self._unlink)).values(record_id=None))
         if self._links:
-            ce = t.capture_events
             stmt = update(ce).where(ce.c.seq == bindparam("_seq")).values(record_id=bindparam("_rid"))
             self.conn.execute(stmt, self._links)
-        self._drop_unused(superseded)
+        self._drop_unused(self._superseded)
 
     def _link(self, seq: int, record_id: str) -> None:
         self._links.append({"_seq": seq, "_rid": record_id})
@@ -580,6 +610,10 @@ class _Batch:
             ce.c.project_id == self.project_id, ce.c.type == type_, ce.c.key == key, ce.c.seq <= self.upto
         )
         return _ordered(self.conn.execute(query).all())
+
+    def _prefetch(self, sessions: list[str]) -> None:
+        """Read these sessions' turns and feedback for ``_rows``, in one query for all."""
+        self._by_session.update(self._rows_for(sorted(set(sessions) - set(self._by_session))))
 
     def _rows_for(self, sessions: list[str]) -> dict[str, dict[str, list[tuple[int, dict[str, Any], str | None]]]]:
         ce = t.capture_events
@@ -659,25 +693,29 @@ class _Batch:
         conversation is rebuilt from all its turns. A fixed number of queries for all sessions."""
         if not new_turns:
             return []
-        ce = t.capture_events
         keys = sorted(new_turns)
         fresh_seqs = [seq for turns in new_turns.values() for seq in turns]
         stats, previous, held = self._turn_stats(keys, fresh_seqs)
         superseded: list[str] = []
         unlink: list[int] = []
+        orders = {sid: _in_client_order(turns) for sid, turns in new_turns.items()}
+        # Each session's record it had, when its new turns can simply be appended to that.
+        base: dict[str, list[dict[str, Any]]] = {}
         for sid in keys:
-            fresh = new_turns[sid]
-            order = sorted(fresh, key=lambda seq: (_ts(fresh[seq].timestamp), seq))
-            st = stats.get(sid)
-            old_messages = held.get(previous[sid] or "")
-            if st is not None and old_messages is not None and _appends(st, old_messages, fresh, order):
+            st, old_messages = stats.get(sid), held.get(previous[sid] or "")
+            if st is not None and old_messages is not None and _appends(st, old_messages, new_turns[sid], orders[sid]):
+                base[sid] = old_messages
+        # The sessions rebuilt from all their turns have them read in one query, not one each.
+        self._prefetch([sid for sid in keys if sid not in base])
+        for sid in keys:
+            fresh, order = new_turns[sid], orders[sid]
+            if sid in base:
                 # Every new turn comes after every stored one: append to the record the session had.
-                messages = old_messages + [
-                    fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq in order
-                ]
+                messages = base[sid] + [fresh[seq].message.model_dump(mode="json", exclude_none=True) for seq in order]
                 last = fresh[order[-1]].model_dump(mode="json", exclude_none=True)
                 last_seq = order[-1]
-                was_linked = [int(st.linked_seq)] if st.linked_seq is not None else []
+                linked_seq = stats[sid].linked_seq
+                was_linked = [int(linked_seq)] if linked_seq is not None else []
                 add = self._add_valid  # the old messages were valid, the new ones were validated on arrival
             else:  # a first turn, or a retry that arrived late: rebuild from all the turns
                 turns = self._rows("turn", sid)
@@ -701,8 +739,7 @@ class _Batch:
             self._link(last_seq, rid)
             if previous[sid] and previous[sid] != rid:
                 superseded.append(str(previous[sid]))
-        if unlink:
-            self.conn.execute(update(ce).where(ce.c.seq.in_(unlink)).values(record_id=None))
+        self._unlink += unlink
         self._pending_feedback(keys)
         return superseded
 
@@ -768,7 +805,7 @@ class _Batch:
         out: dict[str, tuple[list[dict[str, Any]], list[str] | None, list[int]]] = {}
         for sid in keys:
             fresh = fresh_turns.get(sid, {})
-            order = sorted(fresh, key=lambda seq: (_ts(fresh[seq].timestamp), seq))
+            order = _in_client_order(fresh)
             st = stats.get(sid)
             if st is None:
                 old_messages: list[dict[str, Any]] = []
@@ -811,6 +848,7 @@ class _Batch:
             )
         ).all()
         linked = {link["_seq"] for link in self._links}  # (links are written at the batch's end)
+        self._prefetch([row.key for row in rows if row.seq not in linked])
         for row in sorted(rows, key=lambda r: r.seq):
             if row.seq not in linked:  # (this batch's feedback too, once its turns are in)
                 self._feedback(row.seq, FeedbackEvent.model_validate_json(row.payload), late=True)
@@ -1000,6 +1038,11 @@ def _conversation_problem(messages: list[dict[str, Any]]) -> str | None:
         if m["role"] == "tool" and m.get("tool_call_id") and ids_known and m["tool_call_id"] not in call_ids:
             return f"message {i}: tool_call_id {m['tool_call_id']!r} answers no tool call"
     return None
+
+
+def _in_client_order(turns: dict[int, TurnEvent]) -> list[int]:
+    """The seqs of these turns in the order the client sent them (by its clock, then by arrival)."""
+    return sorted(turns, key=lambda seq: (_ts(turns[seq].timestamp), seq))
 
 
 def _ts(ts: float | None) -> float:

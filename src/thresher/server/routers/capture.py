@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Request
+from starlette.concurrency import run_in_threadpool
 
 from thresher.model import CaptureBatch, CaptureEvent, CaptureResult
 from thresher.server.deps import ProjectAccess, StoreDep, need
@@ -28,7 +30,7 @@ router = APIRouter(prefix="/projects/{project}", tags=["capture"], responses=ERR
     summary="Send capture events (idempotent by event id)",
     openapi_extra={"x-thresher-action": Action.CAPTURE.value},
 )
-def capture(
+async def capture(
     batch: CaptureBatch,
     store: StoreDep,
     ctx: Annotated[ProjectAccess, need(Action.CAPTURE)],
@@ -37,34 +39,38 @@ def capture(
 ) -> CaptureResult:
     """Store each event once (a retried event is a duplicate); the events become records right
     after, in the server's capture worker."""
-    counts = accept(request, store, ctx, batch.events, "capture", background)
+    counts = await accept(request, store, ctx, batch.events, "capture", background)
     return CaptureResult(accepted=counts.accepted, duplicates=counts.duplicates)
 
 
-def accept(
+async def accept(
     request: Request,
     store: Store,
     ctx: ProjectAccess,
     events: Sequence[CaptureEvent],
     source: str,
-    background: BackgroundTasks | None = None,
+    background: BackgroundTasks,
 ) -> CaptureCounts:
     """Store the events. With the app's capture worker running (``thresher serve``) the request
-    only writes the ledger and the worker makes the records; without it (an app run without its
-    lifespan) the records are made here, and triaged after the response."""
+    only writes the ledger, awaiting the group commit without holding a thread, and the worker
+    makes the records; without it (an app run without its lifespan) the records are made here,
+    and triaged after the response. Webhooks are told after the response too."""
     worker = request.app.state.capture_worker
     if worker is not None:
-        counts = store.capture.ingest(ctx.project.name, events)
+        counts = await asyncio.wrap_future(store.capture.submit(ctx.project.name, events))
         if counts.accepted:
-            worker.wake()
+            if worker.started:
+                worker.wake()
+            else:  # the first capture starts the worker process: not on the event loop
+                await run_in_threadpool(worker.wake)
     else:
-        counts = store.capture.apply(ctx.project.name, events)
+        counts = await run_in_threadpool(store.capture.apply, ctx.project.name, events)
         settings: Settings = request.app.state.settings
-        if counts.record_ids and settings.triage_on_capture and background is not None:
+        if counts.record_ids and settings.triage_on_capture:
             background.add_task(_triage, store, ctx.project.name, counts.record_ids)
     if counts.accepted:
         assert ctx.project.id is not None
-        emit(store, ctx.project.id, "records.added", {"source": source, "events": counts.accepted})
+        background.add_task(emit, store, ctx.project.id, "records.added", {"source": source, "events": counts.accepted})
     return counts
 
 

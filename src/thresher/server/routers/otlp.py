@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from thresher.model import CAPTURE_DATASET
 from thresher.server import otlp
@@ -36,6 +36,7 @@ _BODY = {
 )
 async def traces(
     request: Request,
+    background: BackgroundTasks,
     store: StoreDep,
     ctx: Annotated[ProjectAccess, need(Action.CAPTURE)],
     dataset: Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")] = CAPTURE_DATASET,
@@ -44,9 +45,7 @@ async def traces(
     spans = otlp.parse_request(await request.body(), content_type)
     events = otlp.to_events(spans, dataset)
     if events:
-        from starlette.concurrency import run_in_threadpool
-
-        await run_in_threadpool(accept, request, store, ctx, events, "otlp")
+        await accept(request, store, ctx, events, "otlp", background)
     if "json" in content_type:
         return Response(b"{}", media_type="application/json")
     return Response(b"", media_type="application/x-protobuf")  # an empty ExportTraceServiceResponse
