@@ -203,6 +203,9 @@ def test_paint_a_mask_stored_as_coco_rle(page: Page, media: dict[str, Any]) -> N
 @pytest.mark.flaky(reruns=2, only_rerun=["AssertionError", "TimeoutError"])
 def test_segment_a_video_by_keyboard(page: Page, media: dict[str, Any]) -> None:
     errors = page_errors(page)
+    # A rerun (see the mark) starts from an empty draft, not from the failed attempt's segments.
+    held = media["api"].send("POST", f"/projects/{PROJECT}/datasets/clips/queue/next")
+    media["api"].send("PUT", f"/projects/{PROJECT}/assignments/{held['assignment']['id']}/draft", {"answers": {}})
     task = _open(page, "clips")
     expect(task).to_have_attribute("data-ready", "true")
     video = task.locator("video")

@@ -129,8 +129,7 @@ def _workflows(store: Store, out: Path, console: Console) -> list[dict[str, str]
 
 
 def _serve(store: Store, port: int, people: list[dict[str, str]], console: Console) -> None:
-    import uvicorn
-
+    from thresher.cli.serve import run
     from thresher.server import create_app
     from thresher.settings import Settings
 
@@ -140,7 +139,7 @@ def _serve(store: Store, port: int, people: list[dict[str, str]], console: Conso
     console.print(table)
     url = f"http://127.0.0.1:{port}/"
     console.print(f"\n[bold green]Open {url}[/] and log in as one of the users above (Ctrl+C stops the server).")
-    uvicorn.run(create_app(store, Settings()), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    run(create_app(store, Settings()), "127.0.0.1", port)
 
 
 def _build(store: Store, out: Path, console: Console) -> None:

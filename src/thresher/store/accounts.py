@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
@@ -84,6 +85,8 @@ class Accounts:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._marking: set[str] = set()  # keys whose last use a thread of this process is writing
+        self._marking_lock = threading.Lock()
 
     # -- users ----------------------------------------------------------------------------
 
@@ -269,9 +272,22 @@ class Accounts:
             return None
         now = _now()
         if row.last_used_at is None or now - _aware(row.last_used_at) > timedelta(minutes=1):
-            with self.engine.begin() as conn:
-                conn.execute(update(t.api_keys).where(t.api_keys.c.id == row.id).values(last_used_at=now))
+            self._mark_used(row.id, now)
         return self._key(row)
+
+    def _mark_used(self, key_id: str, now: datetime) -> None:
+        # One request writes it; the others that saw it stale meanwhile go on (a busy app's
+        # requests would otherwise all queue for the write lock, once a minute).
+        with self._marking_lock:
+            if key_id in self._marking:
+                return
+            self._marking.add(key_id)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(last_used_at=now))
+        finally:
+            with self._marking_lock:
+                self._marking.discard(key_id)
 
     # -- sessions -------------------------------------------------------------------------
 
