@@ -114,6 +114,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.settings = settings
     app.state.capture_worker = None  # records and triage of captured events, while the app's lifespan runs
+    app.state.key_access = {}  # API keys' access, remembered for a moment (server/deps.py)
     store.capture.group_events = settings.capture_group_events
     store.capture.group_seconds = settings.capture_group_seconds
     errors.install(app)

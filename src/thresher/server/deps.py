@@ -7,11 +7,14 @@ token in ``X-CSRF-Token``. Access is checked once, here, by ``need(action)``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from thresher.errors import Forbidden, NotFound, Unauthorized
 from thresher.model import Dataset, Project
@@ -124,26 +127,70 @@ class ProjectAccess:
     principal: Principal
 
 
+# How long a request remembers an API key's access to its project. A deployed app sends events
+# many times a second: it is checked against the database once in this long, not per request, and
+# the request runs on the event loop without a trip to the threadpool. A key revoked or a
+# project deleted through this server takes effect at once (``Accounts.generation``); through
+# another process (the CLI), within this long.
+KEY_ACCESS_SECONDS = 2.0
+
+
 def need(action: Action) -> object:
     """``ctx: Annotated[ProjectAccess, need(Action.WRITE)]`` on a route with a ``{project}`` path."""
 
-    # One sync dependency that finds the caller too (not a `PrincipalDep`): each sync dependency
-    # is a round trip to the threadpool, a measurable share of a short request's CPU.
-    def check(
+    async def check(
         request: Request, store: StoreDep, project: Annotated[str, Path(description="project name")]
     ) -> ProjectAccess:
-        principal = get_principal(request, store)
-        try:
-            p, role = principal.project_and_role(store, project)
-        except NotFound:
-            raise NotFound(f"no project named {project!r}") from None
-        if role is None:
-            raise NotFound(f"no project named {project!r}")  # not visible: do not confirm it exists
-        if not allowed(role, action):
-            raise Forbidden(f"a {role} may not {action.value} in project {project!r}")
-        return ProjectAccess(p, role, principal)
+        access = _remembered(request, store, project)
+        if access is None:
+            access = await run_in_threadpool(_access, request, store, project)
+        if not allowed(access.role, action):
+            raise Forbidden(f"a {access.role} may not {action.value} in project {project!r}")
+        return access
 
     return Depends(check)
+
+
+def _access(request: Request, store: Store, project: str) -> ProjectAccess:
+    """The caller and its role in ``project``, from the database (remembered for an API key)."""
+    generation = store.accounts.generation  # (read first: a revocation meanwhile wins)
+    principal = get_principal(request, store)
+    try:
+        p, role = principal.project_and_role(store, project)
+    except NotFound:
+        raise NotFound(f"no project named {project!r}") from None
+    if role is None:
+        raise NotFound(f"no project named {project!r}")  # not visible: do not confirm it exists
+    access = ProjectAccess(p, role, principal)
+    if principal.key is not None:
+        secret = _bearer(request) or ""
+        deadline = time.monotonic() + KEY_ACCESS_SECONDS
+        _key_access(request)[(_digest(secret), project)] = (deadline, generation, access)
+    return access
+
+
+def _remembered(request: Request, store: Store, project: str) -> ProjectAccess | None:
+    secret = _bearer(request)
+    if not secret:
+        return None
+    hit = _key_access(request).get((_digest(secret), project))
+    if hit is None:
+        return None
+    deadline, generation, access = hit
+    if time.monotonic() > deadline or generation != store.accounts.generation:
+        return None
+    return access
+
+
+def _key_access(request: Request) -> dict[tuple[bytes, str], tuple[float, int, ProjectAccess]]:
+    cache: dict[tuple[bytes, str], tuple[float, int, ProjectAccess]] = request.app.state.key_access
+    if len(cache) > 10_000:  # (keys of projects come and go: never let it grow without bound)
+        cache.clear()
+    return cache
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
 
 
 def dataset_of(store: Store, access: ProjectAccess, name: str) -> Dataset:

@@ -85,6 +85,9 @@ class Accounts:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Bumped whenever access may have shrunk (a key revoked, a project deleted), so what a
+        # server remembers of a key's access (``server/deps.py``) is checked again.
+        self.generation = 0
         self._marking: set[str] = set()  # keys whose last use a thread of this process is writing
         self._marking_lock = threading.Lock()
 
@@ -261,6 +264,7 @@ class Accounts:
     def revoke_key(self, key_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(revoked_at=_now()))
+        self.generation += 1
 
     def key_for_secret(self, secret: str) -> ApiKey | None:
         """The live key with this secret, or None. Marks it used (at most once a minute)."""

@@ -179,6 +179,7 @@ class Store:
             conn.execute(t.memberships.delete().where(t.memberships.c.project_id == project.id))
             conn.execute(t.api_keys.delete().where(t.api_keys.c.project_id == project.id))
             conn.execute(t.projects.delete().where(t.projects.c.id == project.id))
+        self.accounts.generation += 1  # its keys' remembered access is checked again
 
     # -- datasets -------------------------------------------------------------------------
 
