@@ -215,6 +215,28 @@ def test_concurrent_requests_commit_together_and_a_bad_one_fails_alone(store: St
     assert all(r.accepted == 0 and r.duplicates == 5 for r in again)
 
 
+def test_the_ledger_row_reads_back_as_stored(store: Store) -> None:
+    """On SQLite the ledger is inserted through the driver: its row must read back through the
+    table's types exactly as one written through SQLAlchemy (the time, the payload)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from thresher.model import CaptureBatch
+    from thresher.store import tables as t
+
+    store.create_project("ledger")
+    before = datetime.now(UTC)
+    event = turn("l1", "user", "hello", 12.5, "s1")
+    store.capture.ingest("ledger", CaptureBatch.model_validate({"events": [event]}).events)
+    ce = t.capture_events
+    with store.engine.connect() as conn:
+        row = conn.execute(select(ce.c.client_id, ce.c.type, ce.c.key, ce.c.client_ts, ce.c.created_at)).one()
+    assert (row.client_id, row.type, row.key, row.client_ts) == ("l1", "turn", "s1", 12.5)
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    assert before - timedelta(seconds=1) <= created <= datetime.now(UTC) + timedelta(seconds=1)
+
+
 def test_captured_records_are_triaged_by_the_shipped_rules(app_key: tuple[TestClient, str, Store]) -> None:
     """A run that failed through the model's output becomes SFT work and a step eval as it
     arrives; one that failed through the system becomes a system eval; a success goes nowhere."""
