@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -119,7 +119,7 @@ def events_for(client: Client, n: int, rng: random.Random, worker: int, rate: fl
         sid = rng.choice(sessions)
         k = rng.random()
         if k < 0.6:
-            role = "user" if i % 2 == 0 else "assistant"
+            role: Literal["user", "assistant"] = "user" if i % 2 == 0 else "assistant"
             client.turn(sid, role, f"Tell me about item {i}. " * rng.randrange(2, 12), model="m-7b")
         elif k < 0.8:
             client.feedback(sid, thumbs=rng.choice(["up", "down"]), comment="auto")

@@ -202,11 +202,11 @@ def bench_contamination(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for i in range(n_records):
             words = rng.choices(vocab, k=rng.randint(20, 60))
             if i in planted:  # 13-20 words lifted from a benchmark question
-                q = rng.choice(items).rstrip("?").split()
-                k = rng.randint(13, min(20, len(q)))
-                s = rng.randint(0, len(q) - k)
+                lifted = rng.choice(items).rstrip("?").split()
+                k = rng.randint(13, min(20, len(lifted)))
+                s = rng.randint(0, len(lifted) - k)
                 at = rng.randint(0, len(words))
-                words[at:at] = q[s : s + k]
+                words[at:at] = lifted[s : s + k]
             text = " ".join(words)
             msgs = [{"role": "user", "content": "Question"}, {"role": "assistant", "content": text}]
             f.write(orjson.dumps({"id": f"r{i}", "kind": "conversation", "content": {"messages": msgs}}) + b"\n")

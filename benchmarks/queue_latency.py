@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]  # (no stubs in the dev extra)
 from sqlalchemy import func, select, text
 
 from thresher import annotate
