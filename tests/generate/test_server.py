@@ -85,6 +85,9 @@ def test_only_openai_models_and_checked_names(store: Store, server: FakeModelSer
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["models", 0, "model"]
     r = eng.post(API, json={**body(server), "models": [{"model": "openai:http://169.254.169.254/v1#x"}]})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["type"] == "refused_address"
+    # A host no DNS could hold (found by schemathesis): refused, not a server error.
+    r = eng.post(API, json={**body(server), "models": [{"model": "openai:http://\U000de1e9t;/v1#x"}]})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["type"] == "refused_address"
     assert eng.post(API, json=body(server, source="nope")).status_code == 404
     r = eng.post(API, json=body(server, target="prompts"))
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["target"]

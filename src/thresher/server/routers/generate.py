@@ -89,7 +89,10 @@ def _runner(request: Request, store: Store) -> GenerateRunner:
 
 def _refusal(url: str) -> str | None:
     """Why the server must not call this model URL's host, or None."""
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:  # a host no DNS could hold (bad IDNA), say
+        return f"not a URL the server can call: {e}"
     host, port = parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         addresses = resolve(host, port)
