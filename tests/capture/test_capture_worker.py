@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from thresher.curate.capture_worker import CaptureWorker, CaptureWorkerProcess
 from thresher.model import CaptureBatch, CaptureEvent
 from thresher.server import create_app
 from thresher.settings import Settings
 from thresher.store import Store
+from thresher.store import tables as t
 from thresher.store.capture import Capture, CaptureCounts, _Request
 
 
@@ -125,6 +127,24 @@ def test_a_group_takes_no_more_than_its_size_and_time_bounds(sqlite_store: Store
     capture.group_seconds = 0.03
     assert capture.group_limit() == 30
     assert [len(r.events) for r in capture._take()] == [100]  # always at least one request
+
+
+def test_a_request_whose_client_hung_up_is_dropped_and_the_committer_goes_on(sqlite_store: Store) -> None:
+    """A cancelled request (its client hung up) must not stop the committer: the requests after
+    it are committed, and its own events are not."""
+    sqlite_store.create_project("shop")
+    capture = Capture(sqlite_store)
+    gone = _Request("shop", events([failed_run("gone")]))
+    assert gone.future.cancel()
+    with capture._cv:
+        capture._pending.append(gone)
+    counts = capture.submit("shop", events([failed_run("kept")])).result(timeout=30)
+    assert counts.accepted_ids == ["kept"]
+    ce = t.capture_events
+    with sqlite_store.engine.connect() as conn:
+        stored = set(conn.execute(select(ce.c.client_id)).scalars())
+    assert stored == {"kept"}
+    assert capture.ingest("shop", events([failed_run("later")])).accepted_ids == ["later"]  # still committing
 
 
 class _Recording(Capture):

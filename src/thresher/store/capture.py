@@ -394,7 +394,8 @@ class Capture:
                     self._committer = None
                     return
                 group = self._take()
-            self._commit_group(group)
+            if group:
+                self._commit_group(group)
 
     def group_limit(self) -> int:
         """How many events the next group may take: the size bound, or fewer when that much work
@@ -407,8 +408,13 @@ class Capture:
         group: list[_Request] = []
         size, limit = 0, self.group_limit()
         while self._pending and (not group or size + len(self._pending[0].events) <= limit):
-            group.append(self._pending.pop(0))
-            size += len(group[-1].events)
+            request = self._pending.pop(0)
+            # Running, its future can no longer be cancelled (by a client that hung up: the
+            # awaiting request is cancelled, and with it the future), so setting its result
+            # cannot fail. One cancelled already is dropped: its client sends the events again.
+            if request.future.set_running_or_notify_cancel():
+                group.append(request)
+                size += len(request.events)
         return group
 
     def _commit_group(self, group: list[_Request]) -> None:
