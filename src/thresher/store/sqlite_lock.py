@@ -88,19 +88,16 @@ def write_lock(database: Path, timeout: float) -> WriteLock:
 
 class LockingCursor(sqlite3.Cursor):
     def execute(self, sql: str, parameters: Any = (), /) -> LockingCursor:
-        conn: LockingConnection = self.connection  # type: ignore[assignment]
-        conn._before(sql)
-        try:
-            super().execute(sql, parameters)
-        finally:
-            conn._after()
-        return self
+        return self._locked(super().execute, sql, parameters)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> LockingCursor:
+        return self._locked(super().executemany, sql, seq_of_parameters)
+
+    def _locked(self, run: Any, sql: str, parameters: Any) -> LockingCursor:
         conn: LockingConnection = self.connection  # type: ignore[assignment]
         conn._before(sql)
         try:
-            super().executemany(sql, seq_of_parameters)
+            run(sql, parameters)
         finally:
             conn._after()
         return self
