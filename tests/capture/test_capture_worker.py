@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -262,3 +263,37 @@ def test_a_worker_asked_to_stop_first_makes_the_records_of_what_was_stored(store
     assert count(store, "capture") == 2
     assert store.capture.records_cursor(project.id) == store.capture.last_event_seq(project.id)
     assert store.capture.triage_cursor(project.id) == 0
+
+
+def test_webhooks_hear_of_captured_records_once_they_exist(store: Store) -> None:
+    """``records.added`` is queued by the worker that made the records, not when intake took the
+    events: a receiver that reads the dataset on the webhook finds them."""
+    project = store.create_project("shop")
+    assert project.id is not None
+    hook = store.webhooks.create(project.id, "https://example.com/hook", ["records.added"], "s" * 32)
+    turns = [
+        {"type": "turn", "id": f"t{i}", "session_id": f"s{i % 2}", "message": {"role": "user", "content": f"hi {i}"}}
+        for i in range(4)
+    ]
+    store.capture.ingest("shop", events([*turns, {**failed_run("r1"), "dataset": "runs"}]))
+    assert store.webhooks.deliveries(hook.id) == []  # stored, no record yet: nothing to tell
+
+    CaptureWorker(store, triage=False).drain()
+    told = {}
+    for delivery in store.webhooks.deliveries(hook.id):
+        body = orjson.loads(delivery.payload)
+        assert body["event"] == "records.added" and body["project"] == "shop"
+        told[body["data"]["dataset"]] = body["data"]["added"]
+    assert told == {"capture": count(store, "capture"), "runs": 1}
+    assert told["capture"] >= 2  # one record per session (a session's later turns may add versions)
+    CaptureWorker(store, triage=False).drain()  # nothing new: nothing more to tell
+    assert len(store.webhooks.deliveries(hook.id)) == 2
+
+
+def test_apply_counts_the_records_it_made_by_dataset(store: Store) -> None:
+    """Without a worker (an app run without its lifespan), the request makes the records and
+    tells webhooks what ``apply`` counted."""
+    store.create_project("shop")
+    counts = store.capture.apply("shop", events([failed_run("r1"), {**failed_run("r2"), "dataset": "runs"}]))
+    assert counts.made == {"capture": 1, "runs": 1}
+    assert store.capture.apply("shop", events([failed_run("r1")])).made == {}  # a retry makes nothing

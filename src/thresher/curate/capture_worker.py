@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from thresher.curate.triage import Rule, apply_rules_to_records
 from thresher.store import Store
 
 log = logging.getLogger("thresher.capture")
+
+NOTIFY_SECONDS = 1.0  # under continuous capture, how often webhooks hear of the records made
 
 
 class CaptureWorker:
@@ -47,8 +50,7 @@ class CaptureWorker:
         seen = batches = 0
         capture = self.store.capture
         for project_id, project in capture.projects_with_events():
-            while not (stop and stop()) and capture.materialize(project_id):
-                pass
+            self._make_records(project_id, project, stop)
             if not self.triage:
                 continue
             after = capture.triage_cursor(project_id)
@@ -62,6 +64,20 @@ class CaptureWorker:
                 after, seen, batches = last, seen + len(ids), batches + 1
         return seen
 
+    def _make_records(self, project_id: int, project: str, stop: Callable[[], bool] | None) -> None:
+        """Records of every event stored, telling the project's webhooks (``records.added``) once
+        they exist: when the events run out, or every ``NOTIFY_SECONDS`` while they keep coming."""
+        made: dict[str, int] = {}
+        told = time.monotonic()
+        more = True
+        while more:
+            more = not (stop and stop()) and bool(self.store.capture.materialize(project_id, made=made))
+            if made and (not more or time.monotonic() - told >= NOTIFY_SECONDS):
+                for dataset, added in made.items():
+                    payload = {"project": project, "dataset": dataset, "added": added, "via": "capture"}
+                    self.store.webhooks.enqueue(project_id, "records.added", payload)
+                made, told = {}, time.monotonic()
+
     def run(self, stop: Callable[[], bool], wait: Callable[[float], Any], idle_seconds: float) -> None:
         """Drain, then wait ``idle_seconds`` (or a wake-up), until ``stop()``. A failed pass is
         logged and tried again after the wait: the cursors only move past work that was done.
@@ -74,8 +90,8 @@ class CaptureWorker:
                 log.exception("the capture worker's pass failed; retrying")
             wait(idle_seconds)
         try:
-            for project_id, _ in self.store.capture.projects_with_events():
-                self.store.capture.materialize_all(project_id)
+            for project_id, project in self.store.capture.projects_with_events():
+                self._make_records(project_id, project, None)
         except Exception:
             log.exception("making the records of captured events at shutdown failed; the next start makes them")
 

@@ -43,7 +43,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 
 from thresher._version import __version__
 from thresher.server.outbound import RefusedAddress, check_url, pinned
@@ -60,7 +59,7 @@ MAX_ATTEMPTS = 8
 MAX_DELAY = 600.0  # seconds between two attempts, at most
 TIMEOUT = 10.0  # seconds a receiver has to answer
 LEASE = timedelta(seconds=60)  # a claimed delivery is retried after this if its worker vanished
-IDLE_POLL = 5.0  # seconds; enqueue wakes the worker at once, this only catches other processes' rows
+IDLE_POLL = 1.0  # seconds; enqueue wakes the worker at once, this catches other processes' rows (the capture worker's)
 
 _workers: set[DeliveryWorker] = set()
 _workers_lock = threading.Lock()
@@ -86,20 +85,12 @@ def new_secret() -> str:
 
 
 def enqueue(store: Store, project_id: int, event: str, payload: dict[str, Any]) -> None:
-    """Queue ``event`` for each active webhook of the project subscribed to it (no-op when none are)."""
-    hooks = store.webhooks.subscribed(project_id, event)
-    if not hooks:
-        return
-    created_at = datetime.now(UTC).isoformat()
-    items = []
-    for hook in hooks:
-        delivery_id = secrets.token_hex(8)
-        body = {"id": delivery_id, "event": event, "created_at": created_at, "project": hook.project, "data": payload}
-        items.append((delivery_id, hook.id, orjson.dumps(body, default=str).decode()))
-    store.webhooks.add_deliveries(event, items)
-    with _workers_lock:
-        for worker in _workers:
-            worker.wake()
+    """Queue ``event`` for each active webhook of the project subscribed to it, and wake this
+    process's delivery workers (no-op when none is subscribed)."""
+    if store.webhooks.enqueue(project_id, event, payload):
+        with _workers_lock:
+            for worker in _workers:
+                worker.wake()
 
 
 def backoff(attempt: int, base: float, cap: float = MAX_DELAY) -> float:

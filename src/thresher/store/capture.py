@@ -101,6 +101,7 @@ class CaptureCounts:
     duplicates: int = 0
     record_ids: list[str] = field(default_factory=list)  # records this request's events made or moved on (apply)
     accepted_ids: list[str] = field(default_factory=list)  # client ids of the events stored now
+    made: dict[str, int] = field(default_factory=dict)  # records written by dataset, by this call (apply)
 
 
 def captured_after_query(project_id: int, after: int, upto: int, limit: int) -> Any:
@@ -254,11 +255,12 @@ class Capture:
         """Events per records transaction: about ``materialize_seconds`` of writes."""
         return max(1, min(self.group_events, int(self.materialize_seconds / max(self._per_write, 1e-7))))
 
-    def materialize(self, project_id: int, limit: int | None = None) -> int:
+    def materialize(self, project_id: int, limit: int | None = None, made: dict[str, int] | None = None) -> int:
         """Turn the project's next stored events (after its records cursor, ``limit`` at most)
         into records, in one transaction that moves the cursor past them; how many events that
-        was (0: all are done). An event that fails to apply is skipped with an error in the log:
-        it stays in the ledger, and the events after it are not held up."""
+        was (0: all are done). With ``made``, the records written are counted in it by dataset.
+        An event that fails to apply is skipped with an error in the log: it stays in the
+        ledger, and the events after it are not held up."""
         limit = limit or self.materialize_limit()
         with self._materializing:
             while True:
@@ -267,7 +269,7 @@ class Capture:
                 if not rows:
                     return 0
                 try:
-                    if not self._materialize(project_id, after, rows):
+                    if not self._materialize(project_id, after, rows, made):
                         continue  # another worker moved the cursor meanwhile: read again
                 except (OperationalError, InterfaceError):
                     raise  # the database, not the event (locked, gone for a moment): skip nothing, retry later
@@ -280,10 +282,10 @@ class Capture:
                     return 1
                 return len(rows)
 
-    def materialize_all(self, project_id: int) -> int:
+    def materialize_all(self, project_id: int, made: dict[str, int] | None = None) -> int:
         """``materialize`` until every stored event of the project is done; how many were."""
         done = 0
-        while n := self.materialize(project_id):
+        while n := self.materialize(project_id, made=made):
             done += n
         return done
 
@@ -307,7 +309,9 @@ class Capture:
         conn.execute(update(c).where(_cursor_is(project_id, RECORDS)).values(seq=c.c.seq))
         return int(conn.execute(select(c.c.seq).where(_cursor_is(project_id, RECORDS))).scalar_one())
 
-    def _materialize(self, project_id: int, after: int, rows: list[tuple[int, CaptureEvent]]) -> bool:
+    def _materialize(
+        self, project_id: int, after: int, rows: list[tuple[int, CaptureEvent]], made: dict[str, int] | None
+    ) -> bool:
         project = self._project_name(project_id)
         by_dataset: dict[str, list[tuple[int, CaptureEvent]]] = defaultdict(list)
         for seq, e in rows:
@@ -335,6 +339,9 @@ class Capture:
             self._per_write = 0.8 * self._per_write + 0.2 * (time.thread_time() - start) / len(rows)
         except _CursorMoved:
             return False
+        if made is not None:
+            for name, batch in zip(by_dataset, batches, strict=True):
+                made[name] = made.get(name, 0) + batch.w.added
         return True
 
     def _skip(self, project_id: int, after: int, seq: int) -> None:
@@ -353,7 +360,7 @@ class Capture:
         ``record_ids`` are the records the events stored now became."""
         counts = self.ingest(project, events)
         project_id = self._project_id(project)
-        self.materialize_all(project_id)
+        self.materialize_all(project_id, made=counts.made)
         if counts.accepted_ids:
             ce = t.capture_events
             q = select(ce.c.client_id, ce.c.record_id).where(
@@ -450,11 +457,12 @@ class Capture:
         for request in group:
             by_project[request.project].extend(request.events)
         ids = {project: self._project_id(project) for project in by_project}
+        rows = {project: _ledger_rows(ids[project], events) for project, events in by_project.items()}
         inserted: set[tuple[str, str]] = set()  # (project, client id) of each event stored now
         with self.store.engine.connect() as conn, conn.begin():
             begin_write(conn)
             for project, events in by_project.items():
-                inserted.update((project, cid) for cid in _store_events(conn, ids[project], events))
+                inserted.update((project, cid) for cid in _store_events(conn, ids[project], events, rows[project]))
         results = []
         claimed: set[tuple[str, str]] = set()
         for request in group:
@@ -484,44 +492,68 @@ class Capture:
 
 
 _LEDGER_COLUMNS = ("project_id", "client_id", "type", "dataset", "key", "client_ts", "payload", "created_at")
-_INSERT_LEDGER = f"INSERT INTO capture_events ({', '.join(_LEDGER_COLUMNS)}) VALUES ({', '.join('?' * 8)})"
+_INSERT_LEDGER_HEAD = f"INSERT INTO capture_events ({', '.join(_LEDGER_COLUMNS)})"
 
 
-def _store_events(conn: Connection, project_id: int, events: list[CaptureEvent]) -> list[str]:
-    """Insert the events not stored yet (by client id); the client ids of the new ones."""
-    ce = t.capture_events
-    ids = [e.id for e in events]
-    seen = set(
-        conn.execute(select(ce.c.client_id).where(ce.c.project_id == project_id, ce.c.client_id.in_(ids))).scalars()
-    )
-    fresh: dict[str, CaptureEvent] = {}
+def _ledger_rows(project_id: int, events: list[CaptureEvent]) -> dict[str, tuple[Any, ...]]:
+    """Each client id's ledger row (its first event), without the time: built before the write
+    transaction, so the lock is not held while events are serialized."""
+    rows: dict[str, tuple[Any, ...]] = {}
     for e in events:
-        if e.id not in seen and e.id not in fresh:
-            fresh[e.id] = e
+        if e.id not in rows:
+            key = getattr(e, "session_id", None) or getattr(e, "run_id", None)
+            rows[e.id] = (project_id, e.id, e.type, e.dataset, key, e.timestamp, e.model_dump_json(exclude_none=True))
+    return rows
+
+
+def _store_events(
+    conn: Connection, project_id: int, events: list[CaptureEvent], rows: dict[str, tuple[Any, ...]]
+) -> list[str]:
+    """Insert the events not stored yet (by client id); the client ids of the new ones."""
+    ids = list(rows)
+    if conn.dialect.name == "sqlite":
+        seen = _stored_sqlite(conn, project_id, ids)
+    else:
+        ce = t.capture_events
+        seen = set(
+            conn.execute(select(ce.c.client_id).where(ce.c.project_id == project_id, ce.c.client_id.in_(ids))).scalars()
+        )
+    fresh = [cid for cid in ids if cid not in seen]
     if not fresh:
         return []
-    _check_runs(conn, project_id, list(fresh.values()))
+    _check_runs(conn, project_id, [e for e in events if e.id not in seen])
     now = datetime.now(UTC)
-    rows = [
-        (
-            project_id,
-            e.id,
-            e.type,
-            e.dataset,
-            getattr(e, "session_id", None) or getattr(e, "run_id", None),
-            e.timestamp,
-            e.model_dump_json(exclude_none=True),
-        )
-        for e in fresh.values()
-    ]
     if conn.dialect.name == "sqlite":
-        # Straight to the driver: SQLAlchemy's per-row parameter handling was most of the insert's
-        # time, and intake's transaction holds the one write lock. The time as its DATETIME stores it.
-        stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds")
-        conn.exec_driver_sql(_INSERT_LEDGER, [(*row, stamp) for row in rows])
+        # The time as its DATETIME stores it.
+        _insert_sqlite(conn, [(*rows[cid], now.replace(tzinfo=None).isoformat(" ", "microseconds")) for cid in fresh])
     else:
-        conn.execute(insert(ce), [dict(zip(_LEDGER_COLUMNS, (*row, now), strict=True)) for row in rows])
-    return list(fresh)
+        conn.execute(
+            insert(t.capture_events), [dict(zip(_LEDGER_COLUMNS, (*rows[cid], now), strict=True)) for cid in fresh]
+        )
+    return fresh
+
+
+# SQLite's driver, not SQLAlchemy: its per-row parameter handling was most of the insert's time,
+# inside the one write lock. And few statements: the driver lets go of the GIL for each step (each
+# row of an executemany), and with the event loop busy, each return to it waited for the GIL.
+_CHUNK = 100  # rows per statement: 800 parameters, under SQLite's oldest limit (999)
+
+
+def _stored_sqlite(conn: Connection, project_id: int, ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i : i + _CHUNK]
+        q = f"SELECT client_id FROM capture_events WHERE project_id = ? AND client_id IN ({','.join('?' * len(part))})"
+        seen.update(r[0] for r in conn.exec_driver_sql(q, (project_id, *part)))
+    return seen
+
+
+def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    one = f"({', '.join('?' * len(_LEDGER_COLUMNS))})"
+    for i in range(0, len(rows), _CHUNK):
+        part = rows[i : i + _CHUNK]
+        values = ", ".join([one] * len(part))
+        conn.exec_driver_sql(f"{_INSERT_LEDGER_HEAD} VALUES {values}", tuple(v for row in part for v in row))
 
 
 def _check_runs(conn: Connection, project_id: int, events: list[CaptureEvent]) -> None:

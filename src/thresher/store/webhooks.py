@@ -171,6 +171,21 @@ class Webhooks:
 
     # -- deliveries -----------------------------------------------------------------------
 
+    def enqueue(self, project_id: int, event: str, payload: dict[str, Any]) -> int:
+        """Queue ``event`` for each active webhook of the project subscribed to it; how many
+        deliveries that made (0 when none is). Any process may call it: the server's delivery
+        worker polls for rows it did not write (``thresher.server.webhooks``)."""
+        hooks = self.subscribed(project_id, event)
+        created_at = _now().isoformat()
+        items = []
+        for hook in hooks:
+            delivery_id = secrets.token_hex(8)
+            body: dict[str, Any] = {"id": delivery_id, "event": event, "created_at": created_at}
+            body |= {"project": hook.project, "data": payload}
+            items.append((delivery_id, hook.id, orjson.dumps(body, default=str).decode()))
+        self.add_deliveries(event, items)
+        return len(items)
+
     def add_deliveries(self, event: str, items: Sequence[tuple[str, str, str]]) -> None:
         """Queue ``(delivery_id, webhook_id, payload_json)`` items, due now, in one transaction."""
         if not items:

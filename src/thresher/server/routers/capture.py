@@ -53,8 +53,8 @@ async def accept(
 ) -> CaptureCounts:
     """Store the events. With the app's capture worker running (``thresher serve``) the request
     only writes the ledger, awaiting the group commit without holding a thread, and the worker
-    makes the records; without it (an app run without its lifespan) the records are made here,
-    and triaged after the response. Webhooks are told after the response too."""
+    makes the records, then tells webhooks (``records.added``); without it (an app run without
+    its lifespan) the records are made here, and triaged and told after the response."""
     worker = request.app.state.capture_worker
     if worker is not None:
         counts = await asyncio.wrap_future(store.capture.submit(ctx.project.name, events))
@@ -68,9 +68,10 @@ async def accept(
         settings: Settings = request.app.state.settings
         if counts.record_ids and settings.triage_on_capture:
             background.add_task(_triage, store, ctx.project.name, counts.record_ids)
-    if counts.accepted:
         assert ctx.project.id is not None
-        background.add_task(emit, store, ctx.project.id, "records.added", {"source": source, "events": counts.accepted})
+        for dataset, added in counts.made.items():
+            payload = {"project": ctx.project.name, "dataset": dataset, "added": added, "via": source}
+            background.add_task(emit, store, ctx.project.id, "records.added", payload)
     return counts
 
 
