@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
 from typing import Any
 
 from thresher.curate.triage import Rule, apply_rules_to_records
@@ -131,7 +132,11 @@ class CaptureWorkerThread:
 class CaptureWorkerProcess:
     """The worker in a process of its own, at a lower CPU priority than intake. It exits when the
     server process is gone (even after a SIGKILL), so a restarted server never finds a stray
-    worker from before. ``wake`` starts a pass at once (a shared event)."""
+    worker from before. ``wake`` starts a pass at once: a byte down a pipe.
+
+    Not a ``multiprocessing.Event``: its ``set`` waits until every process asleep in ``wait`` has
+    woken, and the worker, at low priority on a busy machine, took up to tens of milliseconds
+    to, with the server's event loop (every request) stopped meanwhile."""
 
     def __init__(
         self, store: Store, url: str, blob_url: str, idle_seconds: float = 0.5, *, triage: bool = True
@@ -139,10 +144,11 @@ class CaptureWorkerProcess:
         self.store = store
         ctx = multiprocessing.get_context("spawn")  # no forked copy of the server's threads and connections
         self._stop = ctx.Event()
-        self._wake = ctx.Event()
+        reader, self._waker = ctx.Pipe(duplex=False)
+        os.set_blocking(self._waker.fileno(), False)  # a full pipe: the worker has wake-ups enough
         self._process = ctx.Process(
             target=_process_main,
-            args=(url, blob_url, idle_seconds, triage, self._stop, self._wake, os.getpid()),
+            args=(url, blob_url, idle_seconds, triage, self._stop, reader, os.getpid()),
             name="thresher-capture",
             daemon=True,
         )
@@ -156,13 +162,17 @@ class CaptureWorkerProcess:
             self.wake()
 
     def wake(self) -> None:
-        """Make sure the process runs, and start its next pass now."""
+        """Make sure the process runs, and start its next pass now (never blocks once it runs)."""
         if not self._started:
             with self._lock:
                 if not self._started and not self._stop.is_set():
                     self._process.start()
                     self._started = True
-        self._wake.set()
+        self._poke()
+
+    def _poke(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):  # full (it will wake), or closed (stopped)
+            os.write(self._waker.fileno(), b"\0")
 
     @property
     def started(self) -> bool:
@@ -176,17 +186,18 @@ class CaptureWorkerProcess:
     def stop(self, timeout: float = 30.0) -> None:
         with self._lock:
             self._stop.set()
-            self._wake.set()
+            self._poke()
             if not self._started:
                 return
         self._process.join(timeout)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
+        self._waker.close()
 
 
 def _process_main(
-    url: str, blob_url: str, idle_seconds: float, triage: bool, stop: Any, wake: Any, parent: int
+    url: str, blob_url: str, idle_seconds: float, triage: bool, stop: Any, wakes: Connection, parent: int
 ) -> None:
     from thresher.store.blobs import BlobStore
     from thresher.store.engine import make_engine
@@ -201,8 +212,9 @@ def _process_main(
         return bool(stop.is_set()) or os.getppid() != parent
 
     def wait(seconds: float) -> None:
-        wake.wait(seconds)
-        wake.clear()
+        if wakes.poll(seconds):
+            with contextlib.suppress(OSError):
+                os.read(wakes.fileno(), 1 << 16)  # every wake-up so far: one pass covers them
 
     try:
         CaptureWorker(store, triage=triage).run(done, wait, idle_seconds)
