@@ -176,3 +176,26 @@ def test_bad_benchmark_row_names_file_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(DataError) as e:
         read_benchmark(BenchmarkSpec(path=str(bad), format="gsm8k"))
     assert e.value.details[0].loc == (str(bad), 2, "answer")
+
+
+def test_language_scores_over_present_features_match_langid() -> None:
+    """Summing the class scores over the text's features only gives langid's own answer."""
+    from thresher.curate.blocks.language import _classify, identifier
+
+    ident = identifier()
+    texts = [
+        "The quick brown fox jumps over the lazy dog and asks for the way to the station.",
+        "Le renard brun rapide saute par-dessus le chien paresseux et demande le chemin de la gare.",
+        "Der schnelle braune Fuchs springt über den faulen Hund und fragt nach dem Weg zum Bahnhof.",
+        "Быстрая коричневая лиса перепрыгивает через ленивую собаку.",
+        "敏捷的棕色狐狸跳过了懒狗，然后问去车站的路。",
+        "user: How do I reset my password?\nassistant: Open settings, then Security. " * 30,
+        "ok",
+    ]
+    seen = set()
+    for text in texts:
+        lang, prob = ident.classify(text)
+        ours = _classify(ident, text)
+        assert ours[0] == lang and abs(ours[1] - prob) < 1e-9, text
+        seen.add(lang)
+    assert {"en", "fr", "de", "ru", "zh"} <= seen
