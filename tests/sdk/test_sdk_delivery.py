@@ -208,3 +208,22 @@ def test_a_forked_child_sends_its_own_events(server: ServerProcess, home: Home) 
         "from the parent",
         "the parent again",
     ]
+
+
+def test_a_full_batch_goes_at_once_and_a_partial_one_at_its_deadline(
+    server: ServerProcess, home: Home, faults: Faults
+) -> None:
+    """The sender sleeps until its batch is full or its flush interval is up: not woken (and not
+    sending) event by event."""
+    with faulty_client(server, home, faults, batch_size=5, flush_interval=30) as client:
+        s = uuid.uuid4().hex
+        for i in range(4):
+            client.turn(s, "user", f"turn {i}")
+        time.sleep(1.0)
+        assert faults.posts == []  # 4 of 5: waiting for the batch to fill (or 30 s)
+        started = time.monotonic()
+        client.turn(s, "user", "turn 4")
+        while client.sent < 5 and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        assert [len(ids) for _, ids, _ in faults.posts] == [5]  # full: sent without a flush
+        assert client.sent == 5 and time.monotonic() - started < 10

@@ -134,6 +134,10 @@ class Client(CountedQueue, CaptureAPI):
         self._closed = False
         self._stop = threading.Event()  # the worker leaves once the queue is empty
         self._abort = threading.Event()  # the worker gives up what is left (close ran out of time)
+        # Wakes the sender before its batch's deadline: the batch is full, or a flush or close
+        # wants it now. Not each event: that would cost the host app two thread switches an event.
+        self._nudge = threading.Event()
+        self._in_batch = 0  # events the sender holds in the batch it is filling
         self._worker: threading.Thread | None = None
         self._project: str | None = None
         self._api: httpx.Client | None = None
@@ -144,6 +148,8 @@ class Client(CountedQueue, CaptureAPI):
         """In a forked child (gunicorn --preload, multiprocessing): fresh locks, queue and
         connections; the parent's queued events stay the parent's to send."""
         self._queue = queue.Queue()
+        self._nudge = threading.Event()
+        self._in_batch = 0
         self._cond = threading.Condition()
         self._pending = self._flushers = 0
         self._worker = None
@@ -169,6 +175,8 @@ class Client(CountedQueue, CaptureAPI):
                 return
             self._pending += 1
             self._queue.put_nowait(payload)
+            if self._queue.qsize() + self._in_batch >= self.batch_size:
+                self._nudge.set()
         self._ensure_worker()
 
     def _settle(self, n: int, outcome: Outcome) -> None:
@@ -213,17 +221,31 @@ class Client(CountedQueue, CaptureAPI):
         batch = [first]
         deadline = time.monotonic() + self.flush_interval
         while len(batch) < self.batch_size:
-            hurry = self._flushers or self._stop.is_set()
+            self._in_batch = len(batch)
             try:
-                item = self._queue.get(timeout=0 if hurry else max(0.0, deadline - time.monotonic()))
+                item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                left = deadline - time.monotonic()
+                if self._flushers or self._stop.is_set() or left <= 0:
+                    break
+                # Cleared before the queue is read again: a nudge after this is kept for the next
+                # wait, and one before it came with a put that the read sees.
+                self._nudge.wait(left)
+                self._nudge.clear()
+                continue
             if item is None:
                 if self._stop.is_set():
                     self._queue.put(None)  # keep the stop signal for the loop
                 break
             batch.append(item)
+        self._in_batch = 0
         return batch
+
+    def _wake_sender(self) -> None:
+        """Send what is queued now: a wake-up in the queue (the sender may be waiting for a first
+        event) and a nudge (it may be waiting for its batch to fill)."""
+        self._queue.put(None)
+        self._nudge.set()
 
     def _discard_rest(self) -> None:
         n = 0
@@ -292,7 +314,7 @@ class Client(CountedQueue, CaptureAPI):
                 return True
             self._flushers += 1
         try:
-            self._queue.put(None)  # wake the worker: send what is there now
+            self._wake_sender()
             self._ensure_worker()
             with self._cond:
                 return self._cond.wait_for(lambda: self._pending == 0, timeout)
@@ -309,7 +331,7 @@ class Client(CountedQueue, CaptureAPI):
             log.warning("thresher: close: %d events still unsent after %ss; dropping them", self._pending, timeout)
             self._abort.set()
         self._stop.set()
-        self._queue.put(None)
+        self._wake_sender()
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(self.timeout + 1.0)
