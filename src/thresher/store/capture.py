@@ -13,9 +13,10 @@ Two steps, each exactly once:
 
 What each kind of event becomes:
 
-- ``turn``: the session's conversation is rebuilt from all its turns and stored as one
-  record; the previous version of it is deleted unless something holds on to it (a response,
-  a dataset version), in which case it stays as history;
+- ``turn``: the session's conversation is one record, kept current: new turns that come after
+  every stored one are appended to it (a late retry of an earlier turn rebuilds it from all its
+  turns); the previous version is deleted unless something holds on to it (a response, a
+  dataset version), in which case it stays as history;
 - ``preference``: a comparison of the candidates with the user's pick and reason as a
   response to the ``preferred`` question;
 - ``feedback``: the conversation up to the rated assistant turn, with thumbs as the
@@ -25,7 +26,8 @@ What each kind of event becomes:
 - ``agent_run``, or ``agent_step``s closed by ``agent_end``: an ``agent_run`` record.
 
 An event that cannot become a record yet (feedback before its turn, say) stays in the ledger,
-and a later event completes it. The triage worker follows the records behind its own cursor.
+and a later event completes it. Triage (the same worker, after the records) follows behind a
+cursor of its own, ``triage``.
 
 Group commit (ingest): concurrent requests queue up; one committer thread takes the oldest
 requests waiting, up to a bound in events and in expected time, inserts them in one
