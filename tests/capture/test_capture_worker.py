@@ -21,6 +21,7 @@ from thresher.settings import Settings
 from thresher.store import Store
 from thresher.store import tables as t
 from thresher.store.capture import Capture, CaptureCounts, _Request
+from thresher.store.engine import begin_write
 
 
 def failed_run(rid: str) -> dict[str, Any]:
@@ -153,10 +154,11 @@ class _Recording(Capture):
 
     sizes: list[int]
 
-    def _commit(self, group: list[Any]) -> list[CaptureCounts]:
-        self.sizes.append(sum(len(r.events) for r in group))
+    def _commit(self, group: list[Any], *, top_up: bool = True) -> list[CaptureCounts]:
         time.sleep(0.01)  # a slow commit, so requests pile up behind it
-        return super()._commit(group)
+        results = super()._commit(group, top_up=top_up)
+        self.sizes.append(sum(len(r.events) for r in group))  # with the requests that joined it
+        return results
 
 
 def test_concurrent_requests_are_committed_in_bounded_groups_exactly_once(sqlite_store: Store) -> None:
@@ -183,6 +185,27 @@ def test_concurrent_requests_are_committed_in_bounded_groups_exactly_once(sqlite
     assert max(capture.sizes) <= 120 and len(capture.sizes) >= 16 * 50 // 120
     assert any(size > 50 for size in capture.sizes)  # requests that waited did share a commit
     assert sum(capture.event_counts(sqlite_store.get_project("shop").id or 0).values()) == 800
+
+
+def test_requests_that_arrive_while_the_write_lock_is_awaited_join_that_commit(sqlite_store: Store) -> None:
+    """While the committer waits for the write lock (the worker writing records), requests that
+    arrive join its group: one commit for all, not this one and then theirs."""
+    sqlite_store.create_project("shop")
+    capture = Capture(sqlite_store)
+    with sqlite_store.engine.connect() as other, other.begin():
+        begin_write(other)  # another writer holds the lock, as the worker does
+        first = capture.submit("shop", events([failed_run("first")]))
+        deadline = time.monotonic() + 10
+        while capture._pending and time.monotonic() < deadline:  # the committer took it, and waits
+            time.sleep(0.01)
+        assert not capture._pending and not first.done()
+        later = [capture.submit("shop", events([failed_run(f"later{i}")])) for i in range(3)]
+        time.sleep(0.1)
+    assert [f.result(timeout=30).accepted for f in (first, *later)] == [1, 1, 1, 1]
+    ce = t.capture_events
+    with sqlite_store.engine.connect() as conn:
+        stamps = set(conn.execute(select(ce.c.created_at)).scalars())
+    assert len(stamps) == 1  # one transaction stored all four
 
 
 def test_the_worker_process_exits_when_its_server_is_killed(tmp_path: Path) -> None:

@@ -412,11 +412,12 @@ class Capture:
         by_time = int(self.group_seconds / max(self._per_event, 1e-6))
         return max(1, min(self.group_events, by_time))
 
-    def _take(self) -> list[_Request]:
-        """Requests in arrival order while they fit the limit; always at least one."""
+    def _take(self, room: int | None = None) -> list[_Request]:
+        """Requests in arrival order while they fit the limit (or ``room`` events); with no
+        ``room`` given, always at least one."""
         group: list[_Request] = []
-        size, limit = 0, self.group_limit()
-        while self._pending and (not group or size + len(self._pending[0].events) <= limit):
+        size, limit = 0, self.group_limit() if room is None else room
+        while self._pending and ((room is None and not group) or size + len(self._pending[0].events) <= limit):
             request = self._pending.pop(0)
             # Running, its future can no longer be cancelled (by a client that hung up: the
             # awaiting request is cancelled, and with it the future), so setting its result
@@ -426,12 +427,12 @@ class Capture:
                 size += len(request.events)
         return group
 
-    def _commit_group(self, group: list[_Request]) -> None:
+    def _commit_group(self, group: list[_Request], *, top_up: bool = True) -> None:
         try:
             # The cost is this thread's CPU time: waits for the GIL or the disk (a busy machine)
             # would shrink groups just when their shared commit saves the most.
             start = time.thread_time()
-            results = self._commit(group)
+            results = self._commit(group, top_up=top_up)
             n = sum(len(r.events) for r in group)
             if n:
                 self._per_event = 0.8 * self._per_event + 0.2 * (time.thread_time() - start) / n
@@ -440,7 +441,7 @@ class Capture:
                 group[0].future.set_exception(e)
                 return
             for request in group:  # find the bad request: each alone, in its own transaction
-                self._commit_group([request])
+                self._commit_group([request], top_up=False)
             return
         for request, counts in zip(group, results, strict=True):
             request.future.set_result(counts)
@@ -453,16 +454,33 @@ class Capture:
         assert pid is not None
         return int(pid)
 
-    def _commit(self, group: list[_Request]) -> list[CaptureCounts]:
-        """All the group's events in one transaction; per request, what it added."""
+    def _commit(self, group: list[_Request], *, top_up: bool = True) -> list[CaptureCounts]:
+        """All the group's events in one transaction; per request, what it added. With
+        ``top_up``, the requests that arrived while the write lock was awaited (the worker
+        holding it) join the group, appended to it: they would otherwise wait for this commit
+        and then their own."""
         by_project: dict[str, list[CaptureEvent]] = defaultdict(list)
-        for request in group:
-            by_project[request.project].extend(request.events)
-        ids = {project: self._project_id(project) for project in by_project}
-        rows = {project: _ledger_rows(ids[project], events) for project, events in by_project.items()}
+        ids: dict[str, int] = {}
+        rows: dict[str, dict[str, tuple[Any, ...]]] = defaultdict(dict)
+
+        def prepare(requests: list[_Request]) -> None:
+            for request in requests:
+                project = request.project
+                if project not in ids:
+                    ids[project] = self._project_id(project)
+                by_project[project].extend(request.events)
+                for cid, row in _ledger_rows(ids[project], request.events).items():
+                    rows[project].setdefault(cid, row)
+
+        prepare(group)
         inserted: set[tuple[str, str]] = set()  # (project, client id) of each event stored now
         with self.store.engine.connect() as conn, conn.begin():
             begin_write(conn)
+            if top_up:
+                with self._cv:
+                    late = self._take(self.group_limit() - sum(len(r.events) for r in group))
+                group.extend(late)
+                prepare(late)
             for project, events in by_project.items():
                 inserted.update((project, cid) for cid in _store_events(conn, ids[project], events, rows[project]))
         results = []
