@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/capture_load.py                  # 100,000 events, SQLite then PostgreSQL
     .venv/bin/python benchmarks/capture_load.py --events 20000 --only sqlite
+    .venv/bin/python benchmarks/capture_load.py --events 30000 --runs paced --kills 0 --repeat 5  # medians
 
 Two runs per database, because one run cannot show both goals. By Little's law, 32 clients
 that send as fast as they can keep 32 requests waiting whatever the server's speed, so at
@@ -25,6 +26,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -303,16 +305,30 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=GOAL_RATE, help="offered load of the latency run, events/s")
     parser.add_argument("--runs", default="saturation,paced", help="which runs: saturation, paced or both")
     parser.add_argument("--kills", type=int, default=2, choices=(0, 1, 2), help="server crashes during a run")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each this many times and print the medians (a noisy machine)"
+    )
     args = parser.parse_args()
     phases = set(args.only.split(","))
     rates = [None if r == "saturation" else args.rate for r in args.runs.split(",")]
     results = []
     for offered in rates:
-        if "sqlite" in phases:
-            results.append(run("sqlite", args.events, None, offered, args.kills))
-        if "postgres" in phases:
-            with postgres() as url:
-                results.append(run("postgres", args.events, url, offered, args.kills))
+        for backend in ("sqlite", "postgres"):
+            if backend not in phases:
+                continue
+            runs = []
+            for _ in range(args.repeat):
+                if backend == "sqlite":
+                    runs.append(run("sqlite", args.events, None, offered, args.kills))
+                else:
+                    with postgres() as url:
+                        runs.append(run("postgres", args.events, url, offered, args.kills))
+            if args.repeat > 1:
+                p50, p99, rate = (statistics.median(r[k] for r in runs) for k in ("p50_ms", "p99_ms", "rate_up"))
+                mode = f"paced at {offered:,.0f} events/s" if offered else "unpaced"
+                medians = f"{rate:,.0f} events/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+                print(f"{backend}, {mode}, median of {len(runs)} runs: {medians}", flush=True)
+            results += runs
     return 0 if all(r["ok"] for r in results) else 1
 
 
