@@ -1,6 +1,7 @@
 """The command line (typer + rich). ``main`` is the console-script entry point."""
 
 from thresher.cli.app import app, main
+from thresher.cli.blobs import blobs_app
 from thresher.cli.curate import curate_app
 from thresher.cli.evals import eval_app
 from thresher.cli.generate import generate_app
@@ -17,5 +18,6 @@ app.add_typer(generate_app, name="generate")
 app.add_typer(media_app, name="media")
 app.command("serve")(serve)
 app.add_typer(train_app, name="train")
+app.add_typer(blobs_app, name="blobs")
 
 __all__ = ["app", "main"]
