@@ -544,8 +544,8 @@ def _store_events(
     _check_runs(conn, project_id, [e for e in events if e.id not in seen])
     now = datetime.now(UTC)
     if conn.dialect.name == "sqlite":
-        # The time as its DATETIME stores it.
-        _insert_sqlite(conn, [(*rows[cid], now.replace(tzinfo=None).isoformat(" ", "microseconds")) for cid in fresh])
+        stamp = now.replace(tzinfo=None).isoformat(" ", "microseconds")  # as its DATETIME stores it
+        _insert_sqlite(conn, [(*rows[cid], stamp) for cid in fresh])
     else:
         conn.execute(
             insert(t.capture_events), [dict(zip(_LEDGER_COLUMNS, (*rows[cid], now), strict=True)) for cid in fresh]
