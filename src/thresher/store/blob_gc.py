@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import String, Text, select
 
@@ -64,7 +65,7 @@ def collect_blobs(
     report = BlobCollection(referenced=len(referenced))
     fs, root = store.blobs.fs, store.blobs.root
     cutoff = time.time() - grace
-    for path, info in fs.find(root, detail=True).items():
+    for path, info in _files(fs, root):
         name = path.rsplit("/", 1)[-1]
         is_tmp = name.startswith("tmp-")
         if not is_tmp and (not _DIGEST.fullmatch(name) or name in referenced):
@@ -78,6 +79,13 @@ def collect_blobs(
         if not dry_run:
             fs.rm(path)
     return report
+
+
+def _files(fs: Any, root: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, info) of every file under ``root``, a folder at a time (never the whole listing)."""
+    for folder, _subfolders, files in fs.walk(root, detail=True):
+        for name, info in files.items():
+            yield f"{folder}/{name}", info
 
 
 def _mtime(info: dict[str, object]) -> float:
