@@ -125,3 +125,28 @@ def test_a_loop_that_ends_without_close_loses_nothing(server: ServerProcess, hom
     assert (client.sent, client.pending) == (4, 0)
     [rec] = by_meta(home.records("conversation"), "session_id", s)
     assert isinstance(rec.content, ConversationContent) and len(rec.content.messages) == 4
+
+
+def test_a_batch_is_due_a_flush_interval_after_its_first_event_was_queued(server: ServerProcess, home: Home) -> None:
+    """As for the sync client: an event queued during a retry's wait goes once that wait ends."""
+    faults = Faults()
+    faults.script = [error_response(429, "rate_limited", "slow down", headers={"Retry-After": "2"})]
+
+    async def main() -> AsyncClient:
+        transport = AsyncFaultTransport(faults)
+        async with AsyncClient(server.url, home.app_key, transport=transport, flush_interval=1.0) as client:
+            s = uuid.uuid4().hex
+            client.turn(s, "user", "first")
+            while not faults.posts:
+                await asyncio.sleep(0.01)
+            client.turn(s, "user", "second")
+            started = time.monotonic()
+            while client.sent < 2 and time.monotonic() - started < 10:
+                await asyncio.sleep(0.01)
+        return client
+
+    client = asyncio.run(main())
+    assert client.sent == 2
+    (_, _, s0), (retried, _, s1), (second, ids, s2) = faults.posts
+    assert (s0, s1, s2, len(ids)) == (429, -1, -1, 1)
+    assert second - retried < 0.5

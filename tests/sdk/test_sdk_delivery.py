@@ -16,6 +16,7 @@ from sdk_support import Faults, FaultTransport, Home, by_meta, error_response, m
 from live_server import ServerProcess, free_port
 from thresher.model import AgentRunContent, ConversationContent
 from thresher.sdk import Client, _http
+from thresher.sdk._client import FLUSH_JITTER, batch_deadline
 
 
 def test_a_full_queue_drops_and_counts_without_blocking() -> None:
@@ -227,3 +228,30 @@ def test_a_full_batch_goes_at_once_and_a_partial_one_at_its_deadline(
             time.sleep(0.01)
         assert [len(ids) for _, ids, _ in faults.posts] == [5]  # full: sent without a flush
         assert client.sent == 5 and time.monotonic() - started < 10
+
+
+def test_a_batch_is_due_a_flush_interval_after_its_first_event_was_queued(
+    server: ServerProcess, home: Home, faults: Faults
+) -> None:
+    """An event queued while the sender waits out a retry has waited its interval by the time the
+    sender gets to it: it goes at once, not a fresh interval later."""
+    faults.script = [error_response(429, "rate_limited", "slow down", headers={"Retry-After": "2"})]
+    with faulty_client(server, home, faults, batch_size=100, flush_interval=1.0) as client:
+        s = uuid.uuid4().hex
+        client.turn(s, "user", "first")
+        while not faults.posts:  # the first try, answered 429: the sender waits 2 s
+            time.sleep(0.01)
+        client.turn(s, "user", "second")  # due within 1 s, while the sender still waits
+        started = time.monotonic()
+        while client.sent < 2 and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        assert client.sent == 2
+    (_, _, s0), (retried, _, s1), (second, ids, s2) = faults.posts
+    assert (s0, s1, s2, len(ids)) == (429, -1, -1, 1)
+    assert second - retried < 0.5  # counted from when it was queued (a fresh interval: ~1 s)
+
+
+def test_batches_go_a_little_early_at_random_so_clients_started_together_drift_apart() -> None:
+    deadlines = [batch_deadline(100.0, 1.0) for _ in range(200)]
+    assert all(100.0 + 1.0 * (1 - FLUSH_JITTER) <= d <= 101.0 for d in deadlines)  # never late
+    assert max(deadlines) - min(deadlines) > 0.1  # not in step

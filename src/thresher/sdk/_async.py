@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from types import TracebackType
 
@@ -22,7 +23,7 @@ import httpx
 from thresher.errors import ThresherError
 from thresher.sdk import _http
 from thresher.sdk._capture import CaptureAPI
-from thresher.sdk._client import Client, CountedQueue, Counters, Outcome, batch_body, check_options
+from thresher.sdk._client import Client, CountedQueue, Counters, Outcome, batch_body, batch_deadline, check_options
 
 log = logging.getLogger("thresher.sdk")
 
@@ -57,7 +58,7 @@ class AsyncClient(CountedQueue, CaptureAPI):
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._transport = transport
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[tuple[float, bytes]] = deque()  # (time queued, event)
         self._lock = threading.Lock()  # capture calls may come from other threads
         self._counters = Counters()
         self._pending = 0
@@ -85,7 +86,7 @@ class AsyncClient(CountedQueue, CaptureAPI):
                 self._counters.warn_drop(f"the queue is full: {self.max_queue:,} events")
                 return
             self._pending += 1
-            self._queue.append(payload)
+            self._queue.append((time.monotonic(), payload))
         self._kick()
 
     def _settle(self, n: int, outcome: Outcome) -> None:
@@ -143,10 +144,9 @@ class AsyncClient(CountedQueue, CaptureAPI):
             self._wake.clear()
             if not self._queue:
                 await self._wake.wait()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.flush_interval
+        deadline = batch_deadline(self._queue[0][0], self.flush_interval)
         while len(self._queue) < self.batch_size and not (self._flushers or self._stopping):
-            remaining = deadline - loop.time()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             self._wake.clear()
@@ -157,7 +157,7 @@ class AsyncClient(CountedQueue, CaptureAPI):
         batch: list[bytes] = []
         with self._lock:
             while self._queue and len(batch) < self.batch_size:
-                batch.append(self._queue.popleft())
+                batch.append(self._queue.popleft()[1])
         return batch
 
     async def _deliver(self, http: httpx.AsyncClient, batch: list[bytes]) -> None:
@@ -194,10 +194,11 @@ class AsyncClient(CountedQueue, CaptureAPI):
                     return
                 part = []
         except asyncio.CancelledError:
-            # The loop is ending: put the unsent events back, in order, for the next loop or exit.
+            # The loop is ending: put the unsent events back, in order, for the next loop or exit
+            # (due at once: they have waited already).
             with self._lock:
                 for events in [*todo, part]:
-                    self._queue.extendleft(reversed(events))
+                    self._queue.extendleft((0.0, e) for e in reversed(events))
             raise
 
     async def _attempt(self, http: httpx.AsyncClient, part: list[bytes], body: bytes, attempt: int) -> _http.Verdict:
@@ -267,7 +268,7 @@ class AsyncClient(CountedQueue, CaptureAPI):
         if self._alive() or not self._queue:
             return
         with self._lock:
-            leftovers = list(self._queue)
+            leftovers = [payload for _, payload in self._queue]
             self._queue.clear()
             self._pending -= len(leftovers)
         try:

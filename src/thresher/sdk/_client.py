@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import queue
+import random
 import threading
 import time
 import weakref
@@ -40,6 +41,19 @@ UPLOAD_CHUNK = 20  # files per POST in ``upload_media``
 def batch_body(events: Sequence[bytes]) -> bytes:
     """A ``CaptureBatch`` from events already serialized (each once, at the capture call)."""
     return b'{"events":[' + b",".join(events) + b"]}"
+
+
+# A batch goes a random 0-20% before its flush interval is up. Without it, clients that started
+# together, or were answered by one group commit, send in step every interval for as long as they
+# run: a burst of every client's batch at once, then silence (Telegraf's ``flush_jitter`` is for
+# the same herd). With it, they drift apart within a few intervals.
+FLUSH_JITTER = 0.2
+
+
+def batch_deadline(first_queued: float, flush_interval: float) -> float:
+    """When a batch goes if it does not fill: ``flush_interval`` (less the jitter) after its
+    first event was queued, not after the sender took it (it may have been busy sending)."""
+    return first_queued + flush_interval * (1.0 - FLUSH_JITTER * random.random())
 
 
 def check_options(batch_size: int, max_queue: int, flush_interval: float, timeout: float) -> None:
@@ -125,8 +139,9 @@ class Client(CountedQueue, CaptureAPI):
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._transport = transport
-        # Unbounded underneath so a wake-up (None) always fits; the bound is enforced on put.
-        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        # (time queued, event); unbounded underneath so a wake-up (None) always fits; the bound is
+        # enforced on put.
+        self._queue: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
         self._cond = threading.Condition()
         self._counters = Counters()
         self._pending = 0  # queued or being sent
@@ -174,7 +189,7 @@ class Client(CountedQueue, CaptureAPI):
                 self._counters.warn_drop(f"the queue is full: {self.max_queue:,} events")
                 return
             self._pending += 1
-            self._queue.put_nowait(payload)
+            self._queue.put_nowait((time.monotonic(), payload))
             if self._queue.qsize() + self._in_batch >= self.batch_size:
                 self._nudge.set()
         self._ensure_worker()
@@ -218,8 +233,9 @@ class Client(CountedQueue, CaptureAPI):
         first = self._queue.get()
         if first is None:
             return []
-        batch = [first]
-        deadline = time.monotonic() + self.flush_interval
+        queued_at, payload = first
+        batch = [payload]
+        deadline = batch_deadline(queued_at, self.flush_interval)
         while len(batch) < self.batch_size:
             self._in_batch = len(batch)
             try:
@@ -237,7 +253,7 @@ class Client(CountedQueue, CaptureAPI):
                 if self._stop.is_set():
                     self._queue.put(None)  # keep the stop signal for the loop
                 break
-            batch.append(item)
+            batch.append(item[1])
         self._in_batch = 0
         return batch
 
