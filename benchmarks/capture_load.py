@@ -70,6 +70,27 @@ class TimedTransport(httpx.HTTPTransport):
         return response
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time by state (user, nice, system, idle, iowait, irq, softirq, steal), in
+    clock ticks, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def machine_share(before: list[int] | None, after: list[int] | None, seconds: float) -> str:
+    """How many CPUs were left idle, and taken by the hypervisor (steal: a virtual machine's
+    neighbours), on average over ``seconds``: on a shared 2-core machine these move latency more
+    than most changes to the code do."""
+    if before is None or after is None or seconds <= 0:
+        return ""
+    ticks = os.sysconf("SC_CLK_TCK") * seconds
+    idle, steal = ((after[i] - before[i]) / ticks for i in (3, 7))
+    return f"; CPUs idle {idle:.2f}, stolen by the hypervisor {steal:.2f} (of {os.cpu_count()})"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -217,7 +238,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
         proc.start()
     ready = [results.get() for _ in procs]  # each process has imported and built its clients
     assert all(r == "ready" for r in ready)
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), cpu_times()
     killer.start()
     go.set()
     log: list[tuple[float, float, bool]] = []
@@ -229,6 +250,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
     for proc in procs:
         proc.join()
     elapsed = time.monotonic() - t0
+    machine = machine_share(cpu0, cpu_times(), elapsed)
     done.set()
     killer.join()
     # Records and triage are made behind intake, by the capture worker: how long until each caught up.
@@ -273,7 +295,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
         f"({len(log) - len(calm)} requests during restarts or failed); stored {total_stored:,} "
         f"(sent {sent:,}, dropped {dropped}, failed {failed}) -> {'exactly once' if ok else 'MISMATCH'}; "
         f"records made {records_after:.1f} s and triage {'caught up' if caught_up else 'NOT caught up'} "
-        f"{triage_after:.1f} s after the last event",
+        f"{triage_after:.1f} s after the last event{machine}",
         flush=True,
     )
     if backend == "sqlite" and offered is None:
