@@ -131,9 +131,14 @@ class Server:
 
 def events_for(client: Client, n: int, rng: random.Random, worker: int, rate: float | None = None) -> None:
     """A realistic mix: chat turns (60%), feedback (20%), preferences (10%), agent runs (10%);
-    ``rate`` events/s from this client (None: as fast as it can)."""
+    ``rate`` events/s from this client (None: as fast as it can).
+
+    Paced, each client starts at a random moment within its first flush interval, as apps that
+    were not all started in the same millisecond do: started together, the 32 first batches
+    arrive together, 0.5 s later, a burst that apps deployed apart never make. (The SDK's flush
+    jitter then keeps them apart.)"""
     sessions = [f"w{worker}-s{i}" for i in range(40)]
-    start = time.monotonic() + (rng.random() / rate if rate else 0.0)  # a random phase: clients not in step
+    start = time.monotonic() + (rng.random() * client.flush_interval if rate else 0.0)
     for i in range(n):
         if rate:
             delay = start + i / rate - time.monotonic()
