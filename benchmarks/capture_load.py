@@ -91,6 +91,36 @@ def machine_share(before: list[int] | None, after: list[int] | None, seconds: fl
     return f"; CPUs idle {idle:.2f}, stolen by the hypervisor {steal:.2f} (of {os.cpu_count()})"
 
 
+def percentile(sorted_seconds: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted durations, in ms (nan for none)."""
+    return sorted_seconds[int(len(sorted_seconds) * q)] * 1000 if sorted_seconds else float("nan")
+
+
+def catch_up_ends(
+    progress: list[tuple[float, int]], t0: float, rate: float, total: int, outages: list[tuple[float, float]]
+) -> list[float]:
+    """When the server had caught up after each restart, from (time, events accepted) samples.
+
+    While the server is down the paced clients keep queueing, and once it is back they send that
+    backlog at once: the server runs at saturation until the events accepted are back to the
+    paced schedule. "Back" means: behind the schedule by no more than in 95% of the samples
+    before the first kill (the events that sit in the SDK's batches and in flight). Measured on
+    events accepted, not on latency, so that it cannot pick its own answer."""
+    if not outages:
+        return []
+
+    def lag(t: float, accepted: int) -> float:
+        return min(total, rate * (t - t0)) - accepted
+
+    before = sorted(lag(t, n) for t, n in progress if t0 + 2.0 <= t < outages[0][0])
+    normal = before[int(len(before) * 0.95)] if before else rate * 0.5
+    ends = []
+    for _, up in outages:
+        after = [t for t, n in progress if t >= up and lag(t, n) <= normal]
+        ends.append(after[0] if after else progress[-1][0])
+    return ends
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -112,10 +142,11 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                httpx.get(f"http://127.0.0.1:{self.port}/api/v1/openapi.json", timeout=1)
-                return
+                if httpx.get(f"http://127.0.0.1:{self.port}/api/v1/health", timeout=1).status_code == 200:
+                    return
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.05)
         raise RuntimeError("server did not start")
 
     def kill(self) -> None:
@@ -226,6 +257,13 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
         for i, ws in enumerate(groups)
     ]
 
+    progress: list[tuple[float, int]] = []  # (time, events accepted so far), every 50 ms
+
+    def watch() -> None:
+        while not done.is_set():
+            progress.append((time.monotonic(), sum(sent_by[:])))
+            time.sleep(0.05)
+
     def chaos() -> None:
         for fraction in (0.33, 0.66)[:kills]:
             while not done.is_set() and sum(sent_by[:]) < fraction * total:
@@ -238,13 +276,14 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
             server.start()
             outages.append((down, time.monotonic() + 1.0))
 
-    killer = threading.Thread(target=chaos)
+    killer, watcher = threading.Thread(target=chaos), threading.Thread(target=watch)
     for proc in procs:
         proc.start()
     ready = [results.get() for _ in procs]  # each process has imported and built its clients
     assert all(r == "ready" for r in ready)
     t0, cpu0 = time.monotonic(), cpu_times()
     killer.start()
+    watcher.start()
     go.set()
     log: list[tuple[float, float, bool]] = []
     sent = dropped = failed = 0
@@ -258,6 +297,7 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
     machine = machine_share(cpu0, cpu_times(), elapsed)
     done.set()
     killer.join()
+    watcher.join()
     # Records and triage are made behind intake, by the capture worker: how long until each caught up.
     t1 = time.monotonic()
     last = store.capture.last_event_seq(project.id)
@@ -278,12 +318,20 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
     stored = store.capture.event_counts(project.id)
     store.close()
 
-    def in_outage(start: float) -> bool:
-        return any(a - 1.0 <= start <= b for a, b in outages)
+    def within(start: float, spans: list[tuple[float, float]]) -> bool:
+        return any(a <= start <= b for a, b in spans)
 
-    calm = sorted(d for s, d, ok in log if ok and not in_outage(s))
-    p50 = calm[len(calm) // 2] * 1000 if calm else float("nan")
-    p99 = calm[int(len(calm) * 0.99)] * 1000 if calm else float("nan")
+    # A restart: from a second before the kill (requests then in flight) to a second after the
+    # server is back. Paced, the catch-up after it (the backlog sent at saturation) is reported apart.
+    restarts = [(a - 1.0, b) for a, b in outages]
+    ends = catch_up_ends(progress, t0, rate, per * CLIENTS, outages) if rate else [b for _, b in outages]
+    catch_ups = [(b, end) for (_, b), end in zip(outages, ends, strict=True)]
+    done_ok = [(s, d) for s, d, ok in log if ok]
+    calm = sorted(d for s, d in done_ok if not within(s, restarts))
+    steady = sorted(d for s, d in done_ok if not within(s, restarts + catch_ups))
+    catching_up = sorted(d for s, d in done_ok if within(s, catch_ups) and not within(s, restarts))
+    p50, p99 = percentile(calm, 0.5), percentile(calm, 0.99)
+    steady_p50, steady_p99 = percentile(steady, 0.5), percentile(steady, 0.99)
     expected = per * CLIENTS
     total_stored = sum(stored.values())
     offered, rate = rate, expected / elapsed
@@ -293,11 +341,19 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
     rate_up = expected / max(elapsed - down, 1e-9)
     ok = total_stored == expected and dropped == 0 and failed == 0
     mode = f"paced at {offered:,.0f} events/s" if offered else "unpaced (saturation)"
+    catch_up = ""
+    if offered and outages:
+        took = ", ".join(f"{end - b:.1f}" for b, end in catch_ups)
+        catch_up = (
+            f"; the catch-up after each restart took {took} s, its {len(catching_up)} requests p50 "
+            f"{percentile(catching_up, 0.5):.0f} ms, p99 {percentile(catching_up, 0.99):.0f} ms; "
+            f"outside the restarts and their catch-up: p50 {steady_p50:.0f} ms, p99 {steady_p99:.0f} ms"
+        )
     print(
         f"{backend}, {mode}: {expected:,} events from {CLIENTS} SDK clients in {elapsed:.1f} s = {rate:,.0f} events/s "
         f"({rate_up:,.0f} events/s outside the {down:.1f} s of restarts); "
         f"request latency p50 {p50:.0f} ms, p99 {p99:.0f} ms outside the {len(outages)} restarts "
-        f"({len(log) - len(calm)} requests during restarts or failed); stored {total_stored:,} "
+        f"({len(log) - len(calm)} requests during restarts or failed){catch_up}; stored {total_stored:,} "
         f"(sent {sent:,}, dropped {dropped}, failed {failed}) -> {'exactly once' if ok else 'MISMATCH'}; "
         f"records made {records_after:.1f} s and triage {'caught up' if caught_up else 'NOT caught up'} "
         f"{triage_after:.1f} s after the last event{machine}",
@@ -308,13 +364,23 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
         print(f"  goal: >= {GOAL_RATE:,.0f} events/s at saturation: {verdict}", flush=True)
     if backend == "sqlite" and offered is not None:
         kept_up = rate_up >= 0.95 * offered
-        verdict = "ok" if p99 < GOAL_P99_MS and kept_up else "BELOW GOAL"
+        verdict = "ok" if steady_p99 < GOAL_P99_MS and kept_up else "BELOW GOAL"
+        counted = f" (counting the catch-up: p99 {p99:.0f} ms)" if outages else ""
         print(
-            f"  goal: p99 < {GOAL_P99_MS:.0f} ms at {offered:,.0f} events/s offered "
-            f"({'kept up' if kept_up else 'fell behind'}): {verdict}",
+            f"  goal: p99 < {GOAL_P99_MS:.0f} ms at {offered:,.0f} events/s offered, outside the restarts "
+            f"and their catch-up ({'kept up' if kept_up else 'fell behind'}): {verdict}{counted}",
             flush=True,
         )
-    return {"rate": rate, "rate_up": rate_up, "p50_ms": p50, "p99_ms": p99, "stored": total_stored, "ok": ok}
+    return {
+        "rate": rate,
+        "rate_up": rate_up,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "steady_p50_ms": steady_p50,
+        "steady_p99_ms": steady_p99,
+        "stored": total_stored,
+        "ok": ok,
+    }
 
 
 @contextmanager
@@ -351,9 +417,12 @@ def main() -> int:
                     with postgres() as url:
                         runs.append(run("postgres", args.events, url, offered, args.kills))
             if args.repeat > 1:
-                p50, p99, rate = (statistics.median(r[k] for r in runs) for k in ("p50_ms", "p99_ms", "rate_up"))
+                keys = ("p50_ms", "p99_ms", "steady_p99_ms", "rate_up")
+                p50, p99, steady_p99, rate = (statistics.median(r[k] for r in runs) for k in keys)
                 mode = f"paced at {offered:,.0f} events/s" if offered else "unpaced"
                 medians = f"{rate:,.0f} events/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+                if offered and args.kills:
+                    medians += f" ({steady_p99:.0f} ms outside the catch-up after the restarts)"
                 print(f"{backend}, {mode}, median of {len(runs)} runs: {medians}", flush=True)
             results += runs
     return 0 if all(r["ok"] for r in results) else 1

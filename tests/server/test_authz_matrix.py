@@ -30,7 +30,8 @@ MEMBER_ROLES = ("owner", "engineer", "reviewer", "annotator")
 # Each kind of caller: a logged-in member of each role, an `app` API key, an administrator
 # (owner of every project), and nobody.
 CALLERS = (*MEMBER_ROLES, "app", "admin", "anonymous")
-SIGNED_IN = frozenset(CALLERS) - {"anonymous"}
+EVERYONE = frozenset(CALLERS)
+SIGNED_IN = EVERYONE - {"anonymous"}
 
 # Routes without a project action, and who may call them (anyone else: 403; logged out: 401).
 UNSCOPED: dict[tuple[str, str], frozenset[str]] = {
@@ -39,6 +40,7 @@ UNSCOPED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", f"{API}/users"): frozenset({"admin"}),
     ("POST", f"{API}/users"): frozenset({"admin"}),
     ("GET", f"{API}/formats"): SIGNED_IN,  # the registry's formats: no project data
+    ("GET", f"{API}/health"): EVERYONE,  # up or not, for load balancers: no data at all
 }
 
 # Path parameters the fixture world can fill with real objects; any other (a job or webhook
@@ -215,7 +217,7 @@ def test_authz_matrix(api: Api) -> None:
                     failures.append(f"{method} {path}: declares no x-thresher-action")
                     break
                 expected: int | str = (
-                    401 if caller == "anonymous" else "allowed" if caller in UNSCOPED[method, path] else 403
+                    "allowed" if caller in UNSCOPED[method, path] else 401 if caller == "anonymous" else 403
                 )
                 checks = [("-", world.own, expected)]
             else:

@@ -115,6 +115,11 @@ class Store:
     def backend(self) -> str:
         return self.engine.dialect.name
 
+    def ping(self) -> None:
+        """One round trip to the database; raises if it cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+
     # -- projects -------------------------------------------------------------------------
 
     def create_project(self, name: str, description: str | None = None) -> Project:
