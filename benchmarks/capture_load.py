@@ -327,8 +327,9 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
 
     # A restart: from a second before the kill (requests then in flight) to a second after the
     # server is back. Paced, the catch-up after it (the backlog sent at saturation) is reported apart.
+    expected, offered = per * CLIENTS, rate
     restarts = [(a - 1.0, b) for a, b in outages]
-    ends = catch_up_ends(progress, t0, rate, per * CLIENTS, outages) if rate else [b for _, b in outages]
+    ends = catch_up_ends(progress, t0, offered, expected, outages) if offered else [b for _, b in outages]
     catch_ups = [(b, end) for (_, b), end in zip(outages, ends, strict=True)]
     done_ok = [(s, d) for s, d, ok in log if ok]
     calm = sorted(d for s, d in done_ok if not within(s, restarts))
@@ -336,9 +337,8 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
     catching_up = sorted(d for s, d in done_ok if within(s, catch_ups) and not within(s, restarts))
     p50, p99 = percentile(calm, 0.5), percentile(calm, 0.99)
     steady_p50, steady_p99 = percentile(steady, 0.5), percentile(steady, 0.99)
-    expected = per * CLIENTS
     total_stored = sum(stored.values())
-    offered, rate = rate, expected / elapsed
+    rate = expected / elapsed
     # The restarts' downtime (kill, start: seconds on a busy machine) is left out of the rate that
     # says whether the server kept up with the offered load.
     down = sum(b - 1.0 - a for a, b in outages)
@@ -370,11 +370,12 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
         # Paced, the clients take expected / offered seconds to offer their events, plus up to a
         # flush interval for their random start and one for the last partial batch.
         kept_up = elapsed - down <= 1.05 * expected / offered + 2 * FLUSH_INTERVAL
-        verdict = "ok" if steady_p99 < GOAL_P99_MS and kept_up else "BELOW GOAL"
-        counted = f" (counting the catch-up: p99 {p99:.0f} ms)" if outages else ""
+        # Judged with the catch-up counted (the stricter figure); the p99 without it is context.
+        verdict = "ok" if p99 < GOAL_P99_MS and kept_up else "BELOW GOAL"
+        apart = f" (outside their catch-up too: p99 {steady_p99:.0f} ms)" if outages else ""
         print(
             f"  goal: p99 < {GOAL_P99_MS:.0f} ms at {offered:,.0f} events/s offered, outside the restarts "
-            f"and their catch-up ({'kept up' if kept_up else 'fell behind'}): {verdict}{counted}",
+            f"({'kept up' if kept_up else 'fell behind'}): {verdict}{apart}",
             flush=True,
         )
     return {
@@ -382,7 +383,6 @@ def run(backend: str, total: int, db: str | None, rate: float | None = None, kil
         "rate_up": rate_up,
         "p50_ms": p50,
         "p99_ms": p99,
-        "steady_p50_ms": steady_p50,
         "steady_p99_ms": steady_p99,
         "stored": total_stored,
         "ok": ok,
