@@ -165,3 +165,9 @@ class RateLimited(ThresherError):
     """Too many attempts in a short time."""
 
     code = "rate_limited"
+
+
+class Unavailable(ThresherError):
+    """A part the server needs (the store) does not answer; try again later."""
+
+    code = "unavailable"

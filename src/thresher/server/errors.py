@@ -25,6 +25,7 @@ from thresher.errors import (
     ThresherError,
     TooLarge,
     Unauthorized,
+    Unavailable,
 )
 
 log = logging.getLogger("thresher.server")
@@ -39,6 +40,7 @@ STATUS: dict[type[ThresherError], int] = {
     ConfigError: 400,
     RateLimited: 429,
     MissingExtra: 501,
+    Unavailable: 503,
 }
 
 

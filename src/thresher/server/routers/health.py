@@ -7,10 +7,10 @@ import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from thresher._version import __version__
+from thresher.errors import Unavailable
 from thresher.server.errors import ErrorBody
 from thresher.store import Store
 
@@ -29,12 +29,11 @@ class Health(BaseModel):
     response_model=Health,
     responses={503: {"model": ErrorBody, "description": "The store does not answer"}},
 )
-def health(request: Request) -> Health | JSONResponse:
+def health(request: Request) -> Health:
     store: Store = request.app.state.store
     try:
         store.ping()
     except Exception:
         log.exception("health check: the store does not answer")
-        body = {"error": {"code": "unavailable", "message": "the store does not answer", "details": []}}
-        return JSONResponse(body, status_code=503)
+        raise Unavailable("the store does not answer") from None
     return Health(version=__version__, store=store.backend)
